@@ -1,0 +1,6 @@
+"""Import every command module so each registers itself on the group."""
+
+from __future__ import annotations
+
+# One import per command module; each module decorates its commands with
+# `@cli.command(...)`. Keep the list sorted.

@@ -1,0 +1,77 @@
+"""Output: results on stdout, progress, warnings and errors on stderr."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+
+@dataclass
+class Output:
+    """The two consoles and the user's verbosity, shared by every command."""
+
+    quiet: bool = False
+    json: bool = False
+    verbose: int = 0
+    out: Console = field(default_factory=lambda: Console(soft_wrap=True))
+    err: Console = field(
+        default_factory=lambda: Console(stderr=True, soft_wrap=True, highlight=False)
+    )
+
+    def result(self, text: str) -> None:
+        """Print a result line on stdout, without rich markup."""
+        self.out.print(text, markup=False, highlight=False)
+
+    def result_json(self, document: Any) -> None:
+        """Print exactly one JSON document on stdout."""
+        self.out.file.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        self.out.file.flush()
+
+    def info(self, text: str) -> None:
+        """Print a progress or status line on stderr unless --quiet."""
+        if not self.quiet:
+            self.err.print(text, markup=False)
+
+    def warn(self, text: str) -> None:
+        """Print a warning on stderr; --quiet does not hide it."""
+        self.err.print(f"warning: {text}", markup=False, style="yellow")
+
+    def error(self, text: str) -> None:
+        """Print a one-line error on stderr."""
+        self.err.print(f"error: {text}", markup=False, style="bold red")
+
+    @contextmanager
+    def byte_progress(
+        self, description: str, total: int | None
+    ) -> Iterator[Callable[[int], None]]:
+        """A transfer bar on stderr; yields the `on_bytes` callback to feed it."""
+        disabled = self.quiet or self.json or not self.err.is_terminal
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        ]
+        with Progress(
+            *columns, console=self.err, transient=True, disable=disabled
+        ) as progress:
+            task = progress.add_task(description, total=total)
+
+            def advance(n: int) -> None:
+                progress.update(task, advance=n)
+
+            yield advance

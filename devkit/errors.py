@@ -1,0 +1,51 @@
+"""One error tree for every command, mapped to exit codes by the CLI."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1  # a DevkitError, hook findings, a purchase that does not entitle
+    USAGE = 2  # bad arguments (click's own code)
+    INTERNAL = 3  # a bug in devkit
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM
+
+
+class DevkitError(Exception):
+    """A failure the user can act on; its message is printed as `error: <msg>`."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+
+class ConfigError(DevkitError):
+    """Bad input: arguments, files or settings that cannot be used."""
+
+    exit_code = ExitCode.USAGE
+
+
+class SourceError(DevkitError):
+    """The data source (HTTP, stdin, file) failed or lied about its length."""
+
+
+class UploadError(DevkitError):
+    """S3 refused or failed the upload."""
+
+
+class GitError(DevkitError):
+    """git failed or the folder is not a repository."""
+
+
+class BuildError(DevkitError):
+    """A Lambda package could not be built."""
+
+
+class AuthError(DevkitError):
+    """An OAuth or Google API credential problem."""
+
+
+class Interrupted(DevkitError):
+    """The user or the system asked devkit to stop (SIGINT/SIGTERM)."""
+
+    exit_code = ExitCode.INTERRUPTED

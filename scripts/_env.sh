@@ -1,0 +1,22 @@
+# Sourced by scripts/try and scripts/test: make .venv and install devkit with
+# its development extras, once per change of pyproject.toml.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+py=${PYTHON:-python3}
+"$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "error: devkit needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
+  exit 2
+}
+stamp=.venv/.devkit-installed
+want=$(cat pyproject.toml | "$py" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setting up .venv (once) ..." >&2
+  # Explicit `|| exit`: errexit does not apply when this file is sourced
+  # from a condition, and a half-made .venv must never be stamped as done.
+  "$py" -m venv .venv || exit 1
+  .venv/bin/python -m pip install -q --upgrade pip >&2 || exit 1
+  .venv/bin/python -m pip install -q -e '.[dev]' >&2 || exit 1
+  echo "$want" > "$stamp"
+fi
+export PATH="$root/.venv/bin:$PATH"

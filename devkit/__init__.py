@@ -1,4 +1,4 @@
-"""devkit: a command-line suite for Python developers who ship to AWS and Google Play."""
+"""devkit: tools for Python developers who ship to AWS and Google Play."""
 
 from __future__ import annotations
 

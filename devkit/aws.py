@@ -37,9 +37,8 @@ class AwsOptions:
     def client(self, service: str, **config: Any) -> Any:
         """A client for `service` honouring --endpoint-url; `config` goes to Config."""
         cfg = botocore.config.Config(**config) if config else None
-        return self.session().client(
-            service, endpoint_url=self.endpoint_url, config=cfg
-        )
+        session: Any = self.session()  # untyped: the stubs overload every service
+        return session.client(service, endpoint_url=self.endpoint_url, config=cfg)
 
     def s3(self, **config: Any) -> S3Client:
         """An S3 client."""

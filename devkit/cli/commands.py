@@ -4,3 +4,4 @@ from __future__ import annotations
 
 # One import per command module; each module decorates its commands with
 # `@cli.command(...)`. Keep the list sorted.
+from devkit.cli import s3_stream  # noqa: F401

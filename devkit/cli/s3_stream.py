@@ -1,0 +1,173 @@
+"""`devkit s3-stream`: the click layer over devkit.s3stream."""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import click
+
+from devkit.aws import AwsOptions
+from devkit.cli import cli
+from devkit.cli.options import aws_options, output_options
+from devkit.console import Output
+from devkit.errors import ConfigError, ExitCode, Interrupted
+
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1000,
+    "KB": 1000,
+    "KIB": 1 << 10,
+    "M": 1000**2,
+    "MB": 1000**2,
+    "MIB": 1 << 20,
+    "G": 1000**3,
+    "GB": 1000**3,
+    "GIB": 1 << 30,
+    "T": 1000**4,
+    "TB": 1000**4,
+    "TIB": 1 << 40,
+}
+
+
+def parse_size(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> int | None:
+    """Click callback: a size such as 8388608, 8MiB or 1.5GB, in bytes."""
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", value)
+    if not m or m.group(2).upper() not in _UNITS:
+        raise click.BadParameter(f"{value!r} is not a size (e.g. 8388608, 8MiB, 1.5GB)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def _pairs(values: tuple[str, ...], sep: str, what: str) -> dict[str, str]:
+    result = {}
+    for item in values:
+        name, found, value = item.partition(sep)
+        if not found or not name.strip():
+            raise ConfigError(f"{what} {item!r} is not in the form NAME{sep}VALUE")
+        result[name.strip()] = value.strip()
+    return result
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C; a second signal cannot cut the clean-up short."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@cli.command("s3-stream")
+@click.argument("source")
+@click.argument("dest", metavar="s3://BUCKET/KEY")
+@click.option("--part-size", callback=parse_size, help="Fixed part size (5MiB-5GiB).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Parts uploaded at once; memory is about part size x (this + 1).",
+)
+@click.option(
+    "--expected-size",
+    callback=parse_size,
+    help="Size of a stream without Content-Length; a different size fails.",
+)
+@click.option("--content-type", help="Default: the source's, then a guess from KEY.")
+@click.option("--metadata", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
+@click.option("--storage-class", help="e.g. STANDARD_IA, INTELLIGENT_TIERING.")
+@click.option(
+    "--sse",
+    type=click.Choice(["AES256", "aws:kms", "aws:kms:dsse"]),
+    help="Server-side encryption.",
+)
+@click.option("--sse-kms-key-id", help="KMS key for --sse aws:kms.")
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Header for the source request (repeatable; never printed).",
+)
+@click.option(
+    "--read-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds without data before a stalled source is resumed.",
+)
+@aws_options
+@output_options
+def s3_stream_cmd(
+    source: str,
+    dest: str,
+    part_size: int | None,
+    concurrency: int,
+    expected_size: int | None,
+    content_type: str | None,
+    metadata: tuple[str, ...],
+    storage_class: str | None,
+    sse: str | None,
+    sse_kms_key_id: str | None,
+    headers: tuple[str, ...],
+    read_timeout: float,
+    aws: AwsOptions,
+    out: Output,
+) -> int:
+    """Stream a URL, stdin (-) or a file into S3 in flat memory, verified."""
+    from devkit import s3stream  # boto3 and requests load only for this command
+
+    bucket, key = s3stream.parse_s3_url(dest)
+    policy = s3stream.ResumePolicy(read_timeout=read_timeout)
+    with _terminate_as_interrupt():
+        try:
+            src = s3stream.open_source(source, _pairs(headers, ":", "--header"), policy)
+            if key.endswith("/"):
+                key += src.name
+            total = src.size if src.size is not None else expected_size
+            with out.byte_progress(f"{src.name} → s3://{bucket}/{key}", total) as bar:
+                result = s3stream.stream_to_s3(
+                    src,
+                    bucket,
+                    key,
+                    aws=aws,
+                    part_size=part_size,
+                    concurrency=concurrency,
+                    expected_size=expected_size,
+                    content_type=content_type,
+                    metadata=_pairs(metadata, "=", "--metadata"),
+                    storage_class=storage_class,
+                    sse=sse,
+                    sse_kms_key_id=sse_kms_key_id,
+                    on_bytes=bar,
+                )
+        except KeyboardInterrupt as exc:
+            why = str(exc) or "SIGINT"
+            raise Interrupted(
+                f"interrupted ({why}): the upload was aborted, nothing was written"
+            ) from None
+    if out.json:
+        out.result_json(result.as_dict())
+    else:
+        rate = result.bytes / max(result.seconds, 1e-9) / 1e6
+        out.result(
+            f"{result.url}  {result.bytes} bytes in {result.parts} part(s), "
+            f"{result.seconds:.1f} s, {rate:.1f} MB/s, verified {result.checksum}"
+        )
+    return ExitCode.OK

@@ -1,0 +1,233 @@
+"""A real HTTP download server on 127.0.0.1 with fault knobs.
+
+Used by the tests, `scripts/try` and `bench/`. The body is a deterministic
+function of the byte position (each 1 MiB block is a different rotation of
+one random pattern), so a swapped, repeated or shifted part changes the
+digest, and any range can be served without holding the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BLOCK = 1 << 20
+_PATTERN = random.Random(20261126).randbytes(BLOCK)
+_DOUBLE = memoryview(_PATTERN + _PATTERN)
+
+
+def _block_rotation(index: int) -> int:
+    return (index * 7919 + 13) % BLOCK
+
+
+def body_chunks(start: int, end: int, seed: int = 0) -> Iterator[memoryview]:
+    """Yield the body bytes in [start, end) as zero-copy slices."""
+    pos = start
+    while pos < end:
+        index, offset = divmod(pos, BLOCK)
+        rot = _block_rotation(index + seed * 1_000_003)
+        n = min(BLOCK - offset, end - pos)
+        yield _DOUBLE[rot + offset : rot + offset + n]
+        pos += n
+
+
+def body_bytes(start: int, end: int, seed: int = 0) -> bytes:
+    """The body bytes in [start, end) as one bytes object (small ranges only)."""
+    return b"".join(body_chunks(start, end, seed))
+
+
+def body_sha256(size: int, seed: int = 0) -> str:
+    """The hex SHA-256 of a body of `size` bytes."""
+    h = hashlib.sha256()
+    for chunk in body_chunks(0, size, seed):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Resource:
+    """One downloadable path and its fault knobs."""
+
+    size: int
+    content_type: str = "application/octet-stream"
+    chunked: bool = False  # Transfer-Encoding: chunked, no Content-Length
+    ranges: bool = True  # honour Range/If-Range, advertise Accept-Ranges
+    etag: str | None = '"v1"'
+    last_modified: str | None = "Wed, 25 Nov 2026 10:00:00 GMT"
+    drop_after: int | None = None  # close the connection after N body bytes ...
+    drops: int = 1  # ... this many times (then serve normally)
+    truncate_at: int | None = None  # always end the body early at this offset
+    stall_after: int | None = None  # stop sending (keep the socket open) at N
+    stall_seconds: float = 30.0
+    status: int = 200  # e.g. 403, 404
+    rate: float | None = None  # bytes per second, to slow the source down
+    seed: int = 0  # a different body (the source "changed")
+    change_after_drop: bool = False  # after the first drop, serve a new version
+    requests: list[dict[str, str]] = field(default_factory=list)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # quiet: tests read their own assertions, not access logs
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._serve(head=True)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve(head=False)
+
+    def _serve(self, head: bool) -> None:
+        res = self.server.resources.get(self.path.split("?")[0])
+        if res is None:
+            self._plain(404, b"not found\n")
+            return
+        res.requests.append(dict(self.headers.items()))
+        if res.status != 200:
+            self._plain(res.status, f"status {res.status}\n".encode())
+            return
+        start, status = self._range(res)
+        if start is None:
+            return
+        end = res.size if res.truncate_at is None else res.truncate_at
+        self.send_response(status)
+        self.send_header("Content-Type", res.content_type)
+        if res.ranges:
+            self.send_header("Accept-Ranges", "bytes")
+        if res.etag:
+            self.send_header("ETag", res.etag)
+        if res.last_modified:
+            self.send_header("Last-Modified", res.last_modified)
+        if status == 206:
+            self.send_header(
+                "Content-Range", f"bytes {start}-{res.size - 1}/{res.size}"
+            )
+        if res.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(res.size - start))
+        self.end_headers()
+        if not head:
+            self._body(res, start, end)
+
+    def _range(self, res: Resource) -> tuple[int | None, int]:
+        header = self.headers.get("Range")
+        if not header or not res.ranges:
+            return 0, 200
+        m = re.fullmatch(r"bytes=(\d+)-", header.strip())
+        if not m or int(m.group(1)) >= res.size:
+            self._plain(416, b"bad range\n")
+            return None, 416
+        if_range = self.headers.get("If-Range")
+        if if_range and if_range not in (res.etag, res.last_modified):
+            return 0, 200  # validator changed: the whole new body, as RFC 9110 says
+        return int(m.group(1)), 206
+
+    def _body(self, res: Resource, start: int, end: int) -> None:
+        drop_at = None
+        if res.drop_after is not None and res.drops > 0 and start < res.drop_after:
+            drop_at = res.drop_after
+        stall_at = (
+            res.stall_after if res.stall_after and start < res.stall_after else None
+        )
+        pos = start
+        began = time.monotonic()
+        try:
+            for chunk in body_chunks(start, end, res.seed):
+                n = len(chunk)
+                for limit in (drop_at, stall_at):
+                    if limit is not None and pos < limit < pos + n:
+                        n = min(n, limit - pos)
+                chunk = chunk[:n]
+                self._write(res, chunk)
+                pos += n
+                if drop_at is not None and pos >= drop_at:
+                    res.drops -= 1
+                    if res.change_after_drop:
+                        res.seed += 1
+                        res.etag = '"v2"'
+                        res.last_modified = "Thu, 26 Nov 2026 10:00:00 GMT"
+                    self._abort()
+                    return
+                if stall_at is not None and pos >= stall_at:
+                    res.stall_after = None  # stall once
+                    time.sleep(res.stall_seconds)
+                    self._abort()
+                    return
+                if res.rate:
+                    ahead = pos - start - res.rate * (time.monotonic() - began)
+                    if ahead > 0:
+                        time.sleep(ahead / res.rate)
+            if res.chunked and pos >= res.size:
+                self.wfile.write(b"0\r\n\r\n")
+            if pos < res.size:
+                self._abort()  # truncated: the client must notice
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _write(self, res: Resource, chunk: memoryview) -> None:
+        if res.chunked:
+            self.wfile.write(b"%x\r\n" % len(chunk))
+            self.wfile.write(chunk)
+            self.wfile.write(b"\r\n")
+        else:
+            self.wfile.write(chunk)
+
+    def _abort(self) -> None:
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _plain(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    resources: dict[str, Resource]
+
+
+class HttpSource:
+    """A running source server; `add()` a path, then fetch `url(path)`."""
+
+    def __init__(self) -> None:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.resources = {}
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> HttpSource:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def add(self, path: str, size: int, **knobs: object) -> Resource:
+        """Serve a body of `size` bytes at `path` with the given fault knobs."""
+        res = Resource(size=size, **knobs)  # type: ignore[arg-type]
+        self._server.resources[path] = res
+        return res
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"

@@ -1,0 +1,177 @@
+"""`devkit lambda-package`: the click layer over devkit.lambda_package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from devkit.aws import AwsOptions
+from devkit.cli import cli
+from devkit.cli.options import aws_options, output_options
+from devkit.console import Output
+from devkit.errors import ExitCode
+
+if TYPE_CHECKING:
+    from devkit.lambda_package import BuildResult, DeployResult
+
+
+@cli.command("lambda-package")
+@click.argument("src_dir", default=".", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Zip to write [default: ./<SRC_DIR name>.zip].",
+)
+@click.option(
+    "-r",
+    "--requirements",
+    type=click.Path(path_type=Path),
+    help="Requirements file [default: SRC_DIR/requirements.txt if present].",
+)
+@click.option(
+    "--runtime", help="Lambda runtime, e.g. python3.12 [default: python3.14]."
+)
+@click.option("--arch", help="x86_64 or arm64 [default: x86_64].")
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out matching files or folders (repeatable).",
+)
+@click.option(
+    "--installer",
+    default="uv",
+    show_default=True,
+    help="uv or pip: which tool installs the wheels.",
+)
+@click.option(
+    "--find-links",
+    multiple=True,
+    metavar="DIR|URL",
+    help="Extra wheel location, passed to the installer (repeatable).",
+)
+@click.option("--no-index", is_flag=True, help="Do not use the package index.")
+@click.option("--index-url", help="Package index URL, passed to the installer.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    help="Dependency cache [default: ~/.cache/devkit, or DEVKIT_CACHE_DIR].",
+)
+@click.option(
+    "--compile",
+    "compile_pyc",
+    is_flag=True,
+    help="Add hash-checked .pyc for faster cold starts (needs python3.X).",
+)
+@click.option(
+    "--deploy",
+    "function",
+    metavar="FUNCTION",
+    help="Upload the zip to this existing function.",
+)
+@click.option("--s3-bucket", help="Deploy through this bucket (needed above 50 MB).")
+@aws_options
+@output_options
+def lambda_package_cmd(
+    src_dir: Path,
+    output: Path | None,
+    requirements: Path | None,
+    runtime: str | None,
+    arch: str | None,
+    exclude: tuple[str, ...],
+    installer: str,
+    find_links: tuple[str, ...],
+    no_index: bool,
+    index_url: str | None,
+    cache_dir: Path | None,
+    compile_pyc: bool,
+    function: str | None,
+    s3_bucket: str | None,
+    aws: AwsOptions,
+    out: Output,
+) -> int:
+    """Build a reproducible Lambda zip: sources at the root, dependencies in lib/."""
+    from devkit.lambda_package import (
+        BuildOptions,
+        InstallOptions,
+        build_package,
+        deploy_package,
+    )
+
+    install = InstallOptions(
+        installer=installer,
+        find_links=find_links,
+        no_index=no_index,
+        index_url=index_url,
+        compile=compile_pyc,
+    )
+    if cache_dir is not None:
+        install = InstallOptions(**{**install.__dict__, "cache_dir": cache_dir})
+    opts = BuildOptions(
+        src=src_dir,
+        output=output,
+        requirements=requirements,
+        runtime=runtime,
+        arch=arch,
+        excludes=exclude,
+        install=install,
+    )
+    result = build_package(opts, on_status=out.info)
+    for warning in result.warnings:
+        out.warn(warning)
+    deployed = None
+    if function:
+        deployed = deploy_package(
+            result,
+            function,
+            aws.lambda_(),
+            aws.s3() if s3_bucket else None,
+            s3_bucket,
+            on_status=out.info,
+        )
+        if deployed.note:
+            out.warn(deployed.note)
+    _render(out, result, deployed)
+    return ExitCode.OK
+
+
+def _render(out: Output, result: BuildResult, deployed: DeployResult | None) -> None:
+    cache = {None: "none (no requirements)", True: "cached", False: "installed"}
+    if out.json:
+        doc = {
+            "output": str(result.output),
+            "sha256": result.sha256,
+            "code_sha256": result.code_sha256,
+            "content_sha256": result.content_sha256,
+            "zipped_size": result.zipped_size,
+            "unzipped_size": result.unzipped_size,
+            "files": result.files,
+            "runtime": result.target.runtime,
+            "arch": result.target.arch,
+            "dependencies": cache[result.cache_hit],
+            "environment": result.environment,
+            "warnings": result.warnings,
+            "deploy": deployed.__dict__ if deployed else None,
+        }
+        out.result_json(doc)
+        return
+    out.result(f"zip          {result.output}")
+    out.result(f"target       {result.target.describe()}")
+    out.result(
+        f"size         {result.zipped_size:,} bytes zipped, "
+        f"{result.unzipped_size:,} unzipped, {result.files} files"
+    )
+    out.result(f"dependencies {cache[result.cache_hit]}")
+    out.result(f"sha256       {result.sha256}")
+    out.result(f"CodeSha256   {result.code_sha256}")
+    out.result(
+        "environment  none needed: lib/ is put on sys.path by _devkit_lib.pth; "
+        "leave PYTHONPATH unset so layers stay on the path"
+    )
+    if deployed:
+        code = "updated" if deployed.code_updated else "unchanged (same CodeSha256)"
+        env = "updated" if deployed.environment_changed else "unchanged"
+        out.result(f"deployed     {deployed.function}: code {code}, environment {env}")

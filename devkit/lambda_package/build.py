@@ -1,0 +1,253 @@
+"""Build one Lambda zip: sources at the root, dependencies under lib/."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devkit.errors import BuildError, ConfigError
+from devkit.lambda_package.files import (
+    SourceFile,
+    collect_sources,
+    excluded,
+    top_level_names,
+)
+from devkit.lambda_package.install import (
+    InstallOptions,
+    ensure_dependencies,
+    load_entries,
+)
+from devkit.lambda_package.pathsetup import PTH_LINE, PTH_NAME, required_environment
+from devkit.lambda_package.pyc import compile_files
+from devkit.lambda_package.target import Target, resolve_target
+from devkit.lambda_package.zipwriter import (
+    ZipEntry,
+    compress,
+    dos_timestamp,
+    write_zip,
+)
+
+UNZIPPED_LIMIT = 262_144_000  # "Unzipped size must be smaller than 262144000 bytes"
+DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # larger zips must go through S3
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What the user asked for; paths are as given."""
+
+    src: Path
+    output: Path | None = None
+    requirements: Path | None = None
+    runtime: str | None = None
+    arch: str | None = None
+    excludes: Sequence[str] = ()
+    install: InstallOptions = field(default_factory=InstallOptions)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """The zip written, its hashes and sizes, and what the user should know."""
+
+    output: Path
+    target: Target
+    sha256: str
+    code_sha256: str  # base64 SHA-256, as Lambda reports CodeSha256
+    content_sha256: str  # names, modes and CRCs only: independent of zlib's version
+    zipped_size: int
+    unzipped_size: int
+    files: int
+    cache_hit: bool | None  # None: no requirements
+    environment: dict[str, str]
+    warnings: list[str]
+    largest: list[tuple[str, int]]
+
+
+def build_package(
+    opts: BuildOptions,
+    environ: Mapping[str, str] = os.environ,
+    on_status: Callable[[str], None] = lambda _msg: None,
+) -> BuildResult:
+    """Build the zip for opts; raise ConfigError/BuildError with one line on failure."""
+    src = _check_source(opts.src)
+    requirements = _requirements(src, opts.requirements)
+    target = resolve_target(opts.runtime, opts.arch)
+    output = _check_output(opts.output or Path.cwd() / f"{src.resolve().name}.zip")
+    warnings: list[str] = []
+    if (src / "lib").exists():
+        warnings.append(
+            f"{src / 'lib'} is left out: lib/ holds the installed requirements"
+        )
+    sources = collect_sources(src, opts.excludes, skip=[output])
+    lib: list[ZipEntry] = []
+    cache_hit = None
+    if requirements is not None:
+        deps = ensure_dependencies(requirements, target, opts.install, on_status)
+        cache_hit = deps.cache_hit
+        lib = [
+            e
+            for e in load_entries(deps)
+            if not _user_excluded(e.arcname, opts.excludes)
+        ]
+        warnings += _collisions(sources, lib)
+    entries = lib + _source_entries(sources, target, opts.install.compile)
+    if lib:
+        entries.append(compress(PTH_NAME, PTH_LINE.encode(), False))
+    entries.sort(key=lambda e: e.arcname.encode())
+    _check_duplicates(entries)
+    largest = _largest(entries)
+    unzipped = sum(e.size for e in entries)
+    if unzipped >= UNZIPPED_LIMIT:
+        raise BuildError(
+            f"unzipped size {unzipped:,} bytes passes Lambda's "
+            f"{UNZIPPED_LIMIT:,}-byte limit; largest: {_fmt(largest)}"
+        )
+    _write_atomically(output, entries, dos_timestamp(environ))
+    digest = _sha256(output)
+    zipped = output.stat().st_size
+    if zipped > DIRECT_UPLOAD_LIMIT:
+        warnings.append(
+            f"zip is {zipped / 1e6:.1f} MB, over the 50 MB direct upload "
+            f"limit: deploy with --s3-bucket; largest: {_fmt(largest)}"
+        )
+    return BuildResult(
+        output=output,
+        target=target,
+        sha256=digest.hex(),
+        code_sha256=base64.b64encode(digest).decode(),
+        content_sha256=_content_hash(entries),
+        zipped_size=zipped,
+        unzipped_size=unzipped,
+        files=len(entries),
+        cache_hit=cache_hit,
+        environment=required_environment(),
+        warnings=warnings,
+        largest=largest,
+    )
+
+
+def _check_source(src: Path) -> Path:
+    if not src.is_dir():
+        raise ConfigError(f"source folder {src} not found: pass the function's folder")
+    return src
+
+
+def _requirements(src: Path, named: Path | None) -> Path | None:
+    if named is not None:
+        if not named.is_file():
+            raise ConfigError(
+                f"requirements file {named} not found: check --requirements"
+            )
+        return named
+    default = src / "requirements.txt"
+    return default if default.is_file() else None
+
+
+def _check_output(output: Path) -> Path:
+    output = output.absolute()
+    if output.is_dir():
+        raise ConfigError(f"output {output} is a folder: pass -o with a .zip file name")
+    if not output.parent.is_dir():
+        raise ConfigError(
+            f"cannot write {output}: folder {output.parent} does not exist"
+        )
+    if not os.access(output.parent, os.W_OK):
+        raise ConfigError(
+            f"cannot write {output}: folder {output.parent} is not writable"
+        )
+    return output
+
+
+def _user_excluded(arcname: str, patterns: Sequence[str]) -> bool:
+    # A pattern naming a folder drops everything below it, as for sources.
+    parts = arcname.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    inner = ["/".join(parts[1:i]) for i in range(2, len(parts) + 1)]
+    return any(excluded(p, patterns) for p in prefixes + inner)
+
+
+def _collisions(sources: Sequence[SourceFile], lib: Sequence[ZipEntry]) -> list[str]:
+    ours = top_level_names(sources)
+    theirs = top_level_names(
+        [SourceFile(e.arcname, Path(), False) for e in lib], prefix="lib/"
+    )
+    return [
+        f"source module {name!r} has the same name as a package in lib/; "
+        "the source copy wins on Lambda"
+        for name in sorted(ours & theirs)
+    ]
+
+
+def _source_entries(
+    sources: list[SourceFile], target: Target, compile_pyc: bool
+) -> list[ZipEntry]:
+    with tempfile.TemporaryDirectory(prefix="devkit-pyc-") as tmp:
+        files = sources + (
+            compile_files(sources, target, Path(tmp)) if compile_pyc else []
+        )
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            return list(
+                pool.map(
+                    lambda f: compress(f.arcname, f.path.read_bytes(), f.executable),
+                    files,
+                )
+            )
+
+
+def _check_duplicates(entries: Sequence[ZipEntry]) -> None:
+    counts = Counter(e.arcname for e in entries)
+    dupes = [name for name, n in counts.items() if n > 1]
+    if dupes:
+        raise BuildError(f"{dupes[0]} would be in the zip twice: rename or exclude it")
+
+
+def _largest(entries: Sequence[ZipEntry], top: int = 5) -> list[tuple[str, int]]:
+    sizes: Counter[str] = Counter()
+    for e in entries:
+        parts = e.arcname.split("/")
+        key = "/".join(parts[:2]) if parts[0] == "lib" and len(parts) > 2 else parts[0]
+        sizes[key] += e.size
+    return sizes.most_common(top)
+
+
+def _fmt(largest: Sequence[tuple[str, int]]) -> str:
+    return ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in largest)
+
+
+def _write_atomically(
+    output: Path, entries: Sequence[ZipEntry], stamp: tuple[int, int]
+) -> None:
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{output.name}.", suffix=".tmp", dir=output.parent
+    )
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write_zip(fh, entries, stamp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a zip is not a secret
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sha256(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.digest()
+
+
+def _content_hash(entries: Sequence[ZipEntry]) -> str:
+    h = hashlib.sha256()
+    for e in entries:
+        h.update(f"{e.arcname}\0{e.mode:o}\0{e.size}\0{e.crc:08x}\n".encode())
+    return h.hexdigest()

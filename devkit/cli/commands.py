@@ -4,5 +4,6 @@ from __future__ import annotations
 
 # One import per command module; each module decorates its commands with
 # `@cli.command(...)`. Keep the list sorted.
+from devkit.cli import hook  # noqa: F401
 from devkit.cli import lambda_package  # noqa: F401
 from devkit.cli import s3_stream  # noqa: F401

@@ -1,0 +1,87 @@
+"""Per-file work: parse once, run pyflakes and the debugger check, collect imports.
+
+Runs in worker processes for large runs, so everything here is picklable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from devkit.hook.checks import debugger_check, pyflakes_check, requirements_check
+from devkit.hook.checks.requirements_check import ImportUse
+from devkit.hook.findings import Finding
+
+_NOQA = re.compile(
+    rb"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    """What the per-file checks need from the config."""
+
+    builtins: tuple[str, ...]
+    pyflakes: bool = True
+    debugger: bool = True
+    imports: bool = True
+    allowed_debuggers: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass
+class FileResult:
+    """Findings of the per-file checks, the file's imports and its `# noqa` lines."""
+
+    path: str
+    findings: list[Finding]
+    imports: list[ImportUse]
+    noqa: dict[int, frozenset[str] | None]
+
+
+def analyse(path: str, source: bytes, settings: FileSettings) -> FileResult:
+    """Run every per-file check on one file's content."""
+    noqa = noqa_lines(source)
+    tree = pyflakes_check.parse(source, path)
+    if isinstance(tree, Finding):
+        # Unparseable: a finding of its own; nothing else can be judged.
+        return FileResult(path, [tree], [], noqa)
+    findings: list[Finding] = []
+    if settings.pyflakes:
+        findings += pyflakes_check.check_tree(tree, path, settings.builtins)
+    if settings.debugger and debugger_check.may_have_debugger(source):
+        allowed = settings.allowed_debuggers.get(path, frozenset())
+        findings += debugger_check.check_tree(tree, path, allowed)
+    imports = requirements_check.collect_imports(tree) if settings.imports else []
+    return FileResult(path, findings, imports, noqa)
+
+
+def analyse_batch(
+    batch: list[tuple[str, bytes]], settings: FileSettings
+) -> list[FileResult]:
+    """`analyse` over a batch: one task per worker round-trip."""
+    return [analyse(path, source, settings) for path, source in batch]
+
+
+def noqa_lines(source: bytes) -> dict[int, frozenset[str] | None]:
+    """Line number -> codes its `# noqa` names (None: every finding)."""
+    if b"noqa" not in source and b"NOQA" not in source:
+        return {}
+    lines: dict[int, frozenset[str] | None] = {}
+    for number, line in enumerate(source.splitlines(), start=1):
+        match = _NOQA.search(line)
+        if match:
+            codes = match.group("codes")
+            lines[number] = (
+                frozenset(c.upper() for c in re.split(r"[,\s]+", codes.decode()) if c)
+                if codes
+                else None
+            )
+    return lines
+
+
+def suppressed(finding: Finding, noqa: dict[int, frozenset[str] | None]) -> bool:
+    """Whether a `# noqa` on the finding's line covers it."""
+    if finding.line not in noqa:
+        return False
+    codes = noqa[finding.line]
+    return codes is None or finding.code in codes

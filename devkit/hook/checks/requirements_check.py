@@ -1,0 +1,156 @@
+"""Every third-party import must be provided by a declared requirement.
+
+The imports come from the code (its syntax tree), never from what is
+installed; installed metadata only sharpens the module-to-distribution map.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+
+from devkit.hook import distributions
+from devkit.hook.declared import Declared
+from devkit.hook.findings import Finding
+
+CODE = "DEP001"
+
+# Exceptions whose handler makes the guarded import optional.
+_SOFT_HANDLERS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+# `if` tests on these names pick imports by platform or version: optional too.
+_CONDITION_NAMES = {"TYPE_CHECKING", "version_info", "platform", "name", "system"}
+
+
+@dataclass(frozen=True)
+class ImportUse:
+    """An absolute, unconditional import: dotted module (plus imported name)."""
+
+    dotted: str
+    line: int
+    col: int
+
+
+def collect_imports(tree: ast.Module) -> list[ImportUse]:
+    """Required imports of a module, skipping guarded and conditional ones."""
+    uses: list[ImportUse] = []
+    _walk(tree.body, uses)
+    return uses
+
+
+def _walk(body: Iterable[ast.stmt], uses: list[ImportUse]) -> None:
+    # Imports are statements, so only statement lists are walked: far fewer
+    # nodes than ast.walk, which matters on large trees.
+    for node in body:
+        if isinstance(node, ast.Import):
+            uses.extend(
+                ImportUse(a.name, node.lineno, node.col_offset + 1) for a in node.names
+            )
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module and node.module != "__future__":
+                uses.extend(
+                    ImportUse(
+                        f"{node.module}.{a.name}", node.lineno, node.col_offset + 1
+                    )
+                    for a in node.names
+                )
+        elif isinstance(node, ast.Try | ast.TryStar):
+            if not any(_is_soft(h) for h in node.handlers):
+                _walk(node.body, uses)
+            for handler in node.handlers:
+                _walk(handler.body, uses)
+            _walk(node.orelse, uses)
+            _walk(node.finalbody, uses)
+        elif isinstance(node, ast.If):
+            if not _is_conditional(node.test):
+                _walk(node.body, uses)
+                _walk(node.orelse, uses)
+        else:
+            for name in ("body", "orelse", "finalbody"):
+                _walk(getattr(node, name, ()), uses)
+            for case in getattr(node, "cases", ()):
+                _walk(case.body, uses)
+
+
+def _is_soft(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(_last_name(t) in _SOFT_HANDLERS for t in types)
+
+
+def _is_conditional(test: ast.expr) -> bool:
+    return any(
+        _last_name(node) in _CONDITION_NAMES
+        for node in ast.walk(test)
+        if isinstance(node, ast.Name | ast.Attribute)
+    )
+
+
+def _last_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+@dataclass
+class RequirementsCheck:
+    """Judges collected imports against the declared requirements."""
+
+    declared: Declared
+    first_party: set[str]
+    local_modules: dict[str, set[str]]  # folder -> module names inside it
+    module_map: dict[str, tuple[str, ...]]
+    ignore_modules: tuple[str, ...] = ()
+
+    def check(self, path: str, uses: list[ImportUse]) -> list[Finding]:
+        """One finding per undeclared module per file, at its first import."""
+        findings, seen = [], set()
+        siblings = self.local_modules.get(path.rpartition("/")[0], set())
+        for use in uses:
+            top = use.dotted.partition(".")[0]
+            if self._not_third_party(use.dotted, top, siblings):
+                continue
+            name = distributions.display_name(use.dotted, self.module_map)
+            if name in seen:
+                continue
+            seen.add(name)
+            missing = self._missing(use.dotted)
+            if missing:
+                message = (
+                    f"'{name}' is imported but no requirement provides it "
+                    f"(add {missing})"
+                )
+                findings.append(
+                    Finding(path, use.line, use.col, message, "requirements", CODE)
+                )
+        return findings
+
+    def _not_third_party(self, dotted: str, top: str, siblings: set[str]) -> bool:
+        return (
+            top in sys.stdlib_module_names
+            or top in self.first_party
+            or top in siblings
+            or any(
+                dotted == m or dotted.startswith(m + ".") for m in self.ignore_modules
+            )
+        )
+
+    def _missing(self, dotted: str) -> str | None:
+        """None when a declared distribution provides `dotted`, else what to add."""
+        cheap = distributions.candidates(dotted, self.module_map)
+        if any(self.declared.provides(d) for d in cheap):
+            return None
+        installed = distributions.installed_candidates(dotted)
+        if any(self.declared.provides(d) for d in installed):
+            return None
+        if self.declared.project_name in {_canon(d) for d in installed}:
+            return None  # the project itself, installed (editable or not)
+        return (installed or cheap)[0]
+
+
+def _canon(name: str) -> str:
+    return canonicalize_name(name)

@@ -1,0 +1,132 @@
+"""Read what git is about to commit: staged paths and blobs from the index.
+
+Everything goes through `git` subprocesses that inherit the environment, so
+`GIT_INDEX_FILE` (set by `git commit -- path` and `git commit -a`) is honoured
+and the working tree is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from devkit.errors import GitError
+
+# Modes of index entries that are not regular files: symlinks and submodules.
+_SKIPPED_MODES = {"120000", "160000"}
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """A regular file in the index: its path from the repository root and blob id."""
+
+    path: str
+    blob: str
+
+
+def git(
+    args: list[str],
+    cwd: str | Path | None = None,
+    stdin: bytes | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> bytes:
+    """Run git and return its stdout; raise GitError with git's own message."""
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            env=dict(environ) if environ is not None else None,
+        )
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed or not on PATH") from exc
+    if proc.returncode != 0:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()
+        detail = reason[-1] if reason else f"exit {proc.returncode}"
+        raise GitError(f"git {args[0]} failed: {detail}")
+    return proc.stdout
+
+
+def repo_root(cwd: str | Path | None = None) -> Path:
+    """The top level of the working tree that contains `cwd`."""
+    try:
+        out = git(["rev-parse", "--show-toplevel"], cwd=cwd)
+    except GitError as exc:
+        raise GitError("not inside a git work tree; run this in a repository") from exc
+    return Path(os.fsdecode(out.rstrip(b"\n")))
+
+
+def hooks_dir(cwd: str | Path | None = None) -> Path:
+    """Where git runs hooks from: honours worktrees and `core.hooksPath`."""
+    out = git(["rev-parse", "--git-path", "hooks"], cwd=cwd)
+    path = Path(os.fsdecode(out.rstrip(b"\n")))
+    return path if path.is_absolute() else Path(cwd or ".").resolve() / path
+
+
+def staged_paths(root: Path) -> list[str]:
+    """Paths added, copied, modified or renamed in the index (not deleted)."""
+    out = git(
+        ["diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=ACMR"],
+        cwd=root,
+    )
+    return _split_z(out)
+
+
+def index_entries(root: Path, paths: Iterable[str] | None = None) -> list[IndexEntry]:
+    """Regular-file index entries (all, or those at `paths`), with their blob ids."""
+    args = ["ls-files", "--stage", "-z"]
+    todo = list(paths) if paths is not None else None
+    if todo == []:
+        return []
+    if todo is not None:
+        # Literal pathspecs: a file named `*.py` must not glob.
+        args = ["--literal-pathspecs", *args, "--", *todo]
+    entries = []
+    for record in _split_z(git(args, cwd=root)):
+        meta, _, path = record.partition("\t")
+        mode, blob, _stage = meta.split(" ")
+        if mode not in _SKIPPED_MODES:
+            entries.append(IndexEntry(path, blob))
+    return _unique(entries)
+
+
+def read_blobs(root: Path, blobs: list[str]) -> list[bytes]:
+    """The content of each blob id, in order, from one `git cat-file --batch`."""
+    if not blobs:
+        return []
+    out = git(
+        ["cat-file", "--batch"],
+        cwd=root,
+        stdin="".join(b + "\n" for b in blobs).encode(),
+    )
+    contents, pos = [], 0
+    for _ in blobs:
+        header_end = out.index(b"\n", pos)
+        _oid, _kind, size = out[pos:header_end].split(b" ")
+        start = header_end + 1
+        contents.append(out[start : start + int(size)])
+        pos = start + int(size) + 1  # the blob is followed by a newline
+    return contents
+
+
+def read_staged(root: Path, path: str) -> bytes | None:
+    """One file's staged content, or None when it is not in the index."""
+    entries = index_entries(root, [path])
+    return read_blobs(root, [entries[0].blob])[0] if entries else None
+
+
+def _split_z(out: bytes) -> list[str]:
+    # Paths are bytes on disk; surrogateescape keeps non-UTF-8 names round-trippable.
+    return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
+
+def _unique(entries: list[IndexEntry]) -> list[IndexEntry]:
+    # During a merge conflict a path has stages 1-3; keep the first seen.
+    seen: dict[str, IndexEntry] = {}
+    for entry in entries:
+        seen.setdefault(entry.path, entry)
+    return list(seen.values())

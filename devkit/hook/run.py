@@ -1,0 +1,285 @@
+"""`devkit hook run`: gather the files to check, run the checks, sort the findings."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import sys
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devkit.errors import ConfigError
+from devkit.hook import git
+from devkit.hook.analyse import (
+    FileResult,
+    FileSettings,
+    analyse,
+    analyse_batch,
+    suppressed,
+)
+from devkit.hook.checks.requirements_check import RequirementsCheck
+from devkit.hook.config import CHECKS, HookConfig, parse_pyproject
+from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, read_declared
+from devkit.hook.findings import Finding
+
+# Below this many files, worker start-up costs more than it saves.
+PARALLEL_MIN_FILES = 48
+_PYTHON_SHEBANG = re.compile(rb"^#!.*\bpython(3(\.\d+)?|w)?[dt]?\s")
+
+
+@dataclass
+class CheckSummary:
+    """One line per check for stderr."""
+
+    check: str
+    findings: int = 0
+    skipped: str = ""  # why the check did not run
+
+
+@dataclass
+class RunResult:
+    """Sorted findings plus what was checked."""
+
+    root: Path
+    findings: list[Finding]
+    files: int
+    summaries: list[CheckSummary] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was found."""
+        return not self.findings
+
+
+def run_hook(
+    paths: Iterable[str] = (),
+    all_files: bool = False,
+    cwd: str | Path | None = None,
+    jobs: int | None = None,
+) -> RunResult:
+    """Check the staged Python files (or all tracked ones, or `paths` on disk)."""
+    root = git.repo_root(cwd)
+    explicit = list(paths)
+    if explicit and all_files:
+        raise ConfigError("pass either --all-files or paths, not both")
+    source: _Source
+    if explicit:
+        source = _DiskSource(root)
+        files = _files_on_disk(root, explicit, Path(cwd or os.getcwd()))
+    else:
+        source = index = _IndexSource(root)
+        files = index.python_files(all_files)
+    config = parse_pyproject(source.read("pyproject.toml"))
+    files = [(p, data) for p, data in files if not config.excluded(p)]
+    results = _analyse_all(files, _settings(config, files), jobs)
+    return _collect(root, results, config, source)
+
+
+def _settings(config: HookConfig, files: list[tuple[str, bytes]]) -> FileSettings:
+    allowed = {p: config.debugger_allowed(p) for p, _ in files}
+    return FileSettings(
+        builtins=config.builtins,
+        pyflakes=config.runs("pyflakes"),
+        debugger=config.runs("debugger"),
+        imports=config.runs("requirements"),
+        allowed_debuggers={p: names for p, names in allowed.items() if names},
+    )
+
+
+def _analyse_all(
+    files: list[tuple[str, bytes]], settings: FileSettings, jobs: int | None
+) -> list[FileResult]:
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if jobs <= 1 or len(files) < PARALLEL_MIN_FILES:
+        return [analyse(path, data, settings) for path, data in files]
+    batches = _balanced(files, jobs * 4)
+    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        chunks = pool.map(analyse_batch, batches, [settings] * len(batches))
+        return [result for chunk in chunks for result in chunk]
+
+
+def _balanced(
+    files: list[tuple[str, bytes]], count: int
+) -> list[list[tuple[str, bytes]]]:
+    # Largest files first into the lightest batch, so no worker idles at the end.
+    batches: list[list[tuple[str, bytes]]] = [[] for _ in range(count)]
+    sizes = [0] * count
+    for item in sorted(files, key=lambda f: len(f[1]), reverse=True):
+        lightest = sizes.index(min(sizes))
+        batches[lightest].append(item)
+        sizes[lightest] += len(item[1])
+    return [batch for batch in batches if batch]
+
+
+def _collect(
+    root: Path, results: list[FileResult], config: HookConfig, source: _Source
+) -> RunResult:
+    findings = [f for r in results for f in r.findings]
+    summaries = [CheckSummary(check) for check in CHECKS]
+    if config.runs("requirements"):
+        req_findings, skipped = _requirements(results, config, source)
+        findings += req_findings
+        summaries[0].skipped = skipped
+    noqa = {r.path: r.noqa for r in results}
+    findings = sorted(f for f in findings if not suppressed(f, noqa[f.path]))
+    for summary in summaries:
+        if not config.runs(summary.check):
+            summary.skipped = "skipped by [tool.devkit.hook] skip"
+        summary.findings = sum(1 for f in findings if f.check == summary.check)
+    return RunResult(root, findings, len(results), summaries)
+
+
+def _requirements(
+    results: list[FileResult], config: HookConfig, source: _Source
+) -> tuple[list[Finding], str]:
+    if not any(r.imports for r in results):
+        return [], ""
+    declared = read_declared(source.read, config.requirement_files)
+    if not declared.sources:
+        names = " or ".join(DEFAULT_REQUIREMENT_FILES + ("pyproject.toml",))
+        return [], f"nothing declared: no {names} found"
+    local = _local_modules([*source.tracked_paths(), *(r.path for r in results)])
+    check = RequirementsCheck(
+        declared=declared,
+        first_party=local.get("", set()) | local.get("src", set()),
+        local_modules=local,
+        module_map=config.module_map,
+        ignore_modules=config.ignore_modules,
+    )
+    return [f for r in results for f in check.check(r.path, r.imports)], ""
+
+
+def _local_modules(paths: Iterable[str]) -> dict[str, set[str]]:
+    """Folder -> importable names inside it (modules and packages of Python files)."""
+    local: dict[str, set[str]] = {}
+    for path in paths:
+        if not path.endswith((".py", ".pyi")):
+            continue
+        parts = path[: path.rindex(".")].split("/")
+        for depth in range(len(parts)):
+            folder = "/".join(parts[:depth])
+            local.setdefault(folder, set()).add(parts[depth])
+    return local
+
+
+def is_python(path: str, head: bytes) -> bool:
+    """A .py file, or an extension-less script with a python shebang (as pyflakes)."""
+    return path.endswith(".py") or (
+        "." not in path.rpartition("/")[2] and _PYTHON_SHEBANG.match(head) is not None
+    )
+
+
+class _Source:
+    """Where file contents come from: the index or the disk."""
+
+    def read(self, path: str) -> bytes | None:
+        raise NotImplementedError
+
+    def tracked_paths(self) -> list[str]:
+        raise NotImplementedError
+
+
+class _IndexSource(_Source):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, bytes | None] = {}
+        self._tracked: list[str] | None = None
+
+    def python_files(self, all_files: bool) -> list[tuple[str, bytes]]:
+        """Staged (or all tracked) Python files with their content from the index."""
+        if all_files:
+            entries = git.index_entries(self.root)
+            self._tracked = [e.path for e in entries]
+            entries = [
+                e for e in entries if _may_be_python(e.path) or _is_config(e.path)
+            ]
+        else:
+            staged = [p for p in git.staged_paths(self.root) if _may_be_python(p)]
+            if not staged:
+                return []
+            entries = git.index_entries(self.root, [*staged, *_CONFIG_FILES])
+        files = []
+        blobs = git.read_blobs(self.root, [e.blob for e in entries])
+        for entry, data in zip(entries, blobs, strict=True):
+            if _is_config(entry.path):
+                self._cache[entry.path] = data
+            elif is_python(entry.path, data[:128]):
+                files.append((entry.path, data))
+        for name in _CONFIG_FILES:
+            self._cache.setdefault(name, None)
+        return files
+
+    def read(self, path: str) -> bytes | None:
+        if path not in self._cache:
+            self._cache[path] = git.read_staged(self.root, path)
+        return self._cache[path]
+
+    def tracked_paths(self) -> list[str]:
+        if self._tracked is None:
+            out = git.git(["ls-files", "-z"], cwd=self.root)
+            self._tracked = [os.fsdecode(p) for p in out.split(b"\0") if p]
+        return self._tracked
+
+
+class _DiskSource(_Source):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._index = _IndexSource(root)
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            return (self.root / path).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def tracked_paths(self) -> list[str]:
+        return self._index.tracked_paths()
+
+
+# Read together with the staged files: one git round-trip instead of three.
+_CONFIG_FILES = ("pyproject.toml", *DEFAULT_REQUIREMENT_FILES)
+
+
+def _is_config(path: str) -> bool:
+    return path in _CONFIG_FILES
+
+
+def _may_be_python(path: str) -> bool:
+    name = path.rpartition("/")[2]
+    return name.endswith(".py") or "." not in name
+
+
+def _files_on_disk(root: Path, paths: list[str], cwd: Path) -> list[tuple[str, bytes]]:
+    files = []
+    for given in paths:
+        path = (cwd / given).resolve()
+        targets = _walk_python(path) if path.is_dir() else [path]
+        for target in targets:
+            try:
+                data = target.read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"cannot read {given}: {exc.strerror}") from exc
+            files.append((_relative(target, root), data))
+    return files
+
+
+def _walk_python(folder: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and d != "__pycache__"
+        )
+        found += [Path(dirpath, f) for f in sorted(filenames) if f.endswith(".py")]
+    return found
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()  # outside the repository: shown as given

@@ -56,7 +56,7 @@ class Resource:
     """One downloadable path and its fault knobs."""
 
     size: int
-    content_type: str = "application/octet-stream"
+    content_type: str | None = "application/octet-stream"
     chunked: bool = False  # Transfer-Encoding: chunked, no Content-Length
     ranges: bool = True  # honour Range/If-Range, advertise Accept-Ranges
     etag: str | None = '"v1"'
@@ -100,7 +100,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         end = res.size if res.truncate_at is None else res.truncate_at
         self.send_response(status)
-        self.send_header("Content-Type", res.content_type)
+        if res.content_type:
+            self.send_header("Content-Type", res.content_type)
         if res.ranges:
             self.send_header("Accept-Ranges", "bytes")
         if res.etag:
@@ -209,7 +210,9 @@ class HttpSource:
     def __init__(self) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.resources = {}
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     def __enter__(self) -> HttpSource:
         self._thread.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -22,6 +23,7 @@ class S3Server:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 
     def __enter__(self) -> S3Server:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log
         self._server.start()
         return self
 

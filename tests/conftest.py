@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# moto reads this when first imported: let tests use kilobyte parts so the
+# 10,000-part rules can be exercised with megabytes (the 5 MiB rule is moto's
+# only difference from S3 here).
+os.environ.setdefault("S3_UPLOAD_PART_MIN_SIZE", "1024")
 
 
 @pytest.fixture(autouse=True)
@@ -18,3 +25,5 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("DEVKIT_DEBUG", raising=False)
+    # Never ask the EC2 metadata service (a network call) for credentials.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

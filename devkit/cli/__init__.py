@@ -16,7 +16,10 @@ import click
 from devkit import __version__
 from devkit.errors import DevkitError, ExitCode
 
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "DEVKIT"}
+CONTEXT_SETTINGS = {
+    "help_option_names": ["-h", "--help"],
+    "auto_envvar_prefix": "DEVKIT",
+}
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)

@@ -21,20 +21,18 @@ class S3Limits:
     min_part: int = 5 * MiB
     max_part: int = 5 * GiB
     max_parts: int = 10_000
-    # The unknown-size growth schedule aims here: the long-standing 5 TiB
-    # object limit. S3 now stores up to 10,000 x 5 GiB, but only a stream
-    # whose size is known up front (--expected-size) can use all of that.
-    unknown_size_target: int = 5 * TiB
+    default_part: int = 8 * MiB  # with 4 in flight: ~40 MiB of buffers
 
     @property
     def max_object(self) -> int:
         return self.max_part * self.max_parts
 
 
-DEFAULT_PART_SIZE = 8 * MiB
 # Growing parts double every tenth of the part budget: 8 MiB parts reach
 # 8 MiB x 1,000 x (2^10 - 1) = 7.8 TiB in 10,000 parts, so a stream of
-# unknown size up to 5 TiB fits, and a 1 GiB stream never leaves 8 MiB parts.
+# unknown size up to 5 TiB (S3's long-standing object limit) fits, and a 1 GiB
+# stream never leaves 8 MiB parts. S3 now stores up to 10,000 x 5 GiB, but
+# only a stream whose size is known up front (--expected-size) can use it all.
 GROWTH_TIERS = 10
 
 
@@ -73,8 +71,9 @@ def plan_parts(
             raise ConfigError(
                 f"{size} bytes is larger than S3's largest object ({limits.max_object})"
             )
-        needed = _round_up(math.ceil(size / limits.max_parts), MiB)
-        chosen = part_size or max(DEFAULT_PART_SIZE, needed)
+        unit = min(MiB, limits.min_part)
+        needed = _round_up(math.ceil(size / limits.max_parts), unit)
+        chosen = part_size or max(limits.default_part, needed)
         chosen = max(min(chosen, limits.max_part), limits.min_part)
         if math.ceil(size / chosen) > limits.max_parts:
             raise ConfigError(
@@ -82,7 +81,7 @@ def plan_parts(
                 f"{size} bytes: use at least {needed} or leave it unset"
             )
         return PartPlan(first=chosen, grows=False, limits=limits)
-    first = part_size or max(DEFAULT_PART_SIZE, limits.min_part)
+    first = part_size or max(limits.default_part, limits.min_part)
     return PartPlan(first=first, grows=part_size is None, limits=limits)
 
 

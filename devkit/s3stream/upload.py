@@ -203,18 +203,19 @@ class MultipartUpload:
                 if length < len(buf):
                     break  # the short part was the last
                 number += 1
-                if number > self.plan.limits.max_parts:
-                    raise UploadError(
-                        f"the stream is larger than {self.plan.capacity()} bytes, "
-                        f"the most {self.plan.limits.max_parts} parts can hold: "
-                        "pass --expected-size or a larger --part-size"
-                    )
                 buf = pool.acquire(self.plan.size(number))
                 self._raise_part_error()
                 length = fill(source, buf, self.on_bytes)
                 if length == 0:
                     pool.release(buf)
                     break
+                if number > self.plan.limits.max_parts:
+                    pool.release(buf)
+                    raise UploadError(
+                        f"the stream is larger than {self.plan.capacity()} bytes, "
+                        f"the most {self.plan.limits.max_parts} parts can hold: "
+                        "pass --expected-size or a larger --part-size"
+                    )
                 total += length
             parts = [f.result() for f in futures]
         finally:

@@ -1,0 +1,129 @@
+"""A fault point between a client and an S3 server: a small reverse proxy.
+
+It forwards every request to the real server (moto) unchanged, except where a
+rule says otherwise: fail chosen UploadPart requests with 500/503, corrupt a
+part's body on its way to the server, or hide a server feature from the
+client (the full-object checksum type).
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+_HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "content-length"}
+
+
+@dataclass
+class Faults:
+    """What the proxy does to the traffic; mutate while it runs."""
+
+    # part number -> list of statuses to answer with, one per attempt
+    fail_parts: dict[int, list[int]] = field(default_factory=dict)
+    corrupt_parts: set[int] = field(default_factory=set)  # flip a byte on the way
+    hide_full_object: bool = False  # strip x-amz-checksum-type from Create's answer
+    part_attempts: dict[int, int] = field(default_factory=dict)  # what was seen
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Proxy
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def _proxy(self) -> None:
+        faults = self.server.faults
+        query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        part = int(query["partNumber"][0]) if "partNumber" in query else None
+        if part is not None and self.command == "PUT":
+            with self.server.lock:
+                faults.part_attempts[part] = faults.part_attempts.get(part, 0) + 1
+                planned = faults.fail_parts.get(part) or []
+                status = planned.pop(0) if planned else None
+            if status is not None:
+                self._error(status)
+                return
+            if part in faults.corrupt_parts and body:
+                body = bytes([body[0] ^ 0xFF]) + body[1:]
+        status, headers, payload = self._forward(body)
+        if faults.hide_full_object and self.command == "POST" and "uploads" in query:
+            headers = [(k, v) for k, v in headers if k.lower() != "x-amz-checksum-type"]
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+            elif name.lower() == "content-length" and self.command == "HEAD":
+                self.send_header(name, value)  # HEAD: the object's length
+        if self.command != "HEAD":
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        conn = http.client.HTTPConnection(self.server.upstream, timeout=60)
+        try:
+            headers = {
+                k: v for k, v in self.headers.items() if k.lower() not in ("expect",)
+            }
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.getheaders(), resp.read()
+        finally:
+            conn.close()
+
+    def _error(self, status: int) -> None:
+        code = "SlowDown" if status == 503 else "InternalError"
+        payload = (
+            f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+            f"<Message>injected by the test proxy</Message></Error>"
+        ).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _proxy  # noqa: N815
+
+
+class _Proxy(ThreadingHTTPServer):
+    daemon_threads = True
+    faults: Faults
+    upstream: str
+    lock: threading.Lock
+
+
+class FaultProxy:
+    """A running proxy to `upstream_url` (http://host:port)."""
+
+    def __init__(self, upstream_url: str, faults: Faults | None = None) -> None:
+        self._server = _Proxy(("127.0.0.1", 0), _Handler)
+        self._server.faults = faults or Faults()
+        self._server.upstream = urlsplit(upstream_url).netloc
+        self._server.lock = threading.Lock()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+
+    @property
+    def faults(self) -> Faults:
+        return self._server.faults
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import struct
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -71,8 +72,12 @@ def _expand_tags(tag: str) -> list[str]:
     ]
 
 
-def fake_extension(arch: str) -> bytes:
-    """Bytes that start like an ELF shared object for `arch` (x86_64 or aarch64)."""
+def fake_extension(arch: str, glibc: str | None = None) -> bytes:
+    """A minimal ELF shared object for `arch`, needing GLIBC_<glibc> if given.
+
+    Only the parts devkit reads are real: the ELF header, and a
+    .gnu.version_r section (with its string table) naming the glibc version.
+    """
     machine = {"x86_64": 62, "aarch64": 183}[arch]
     header = bytearray(64)
     header[0:4] = b"\x7fELF"
@@ -81,7 +86,22 @@ def fake_extension(arch: str) -> bytes:
     header[6] = 1  # ELF version
     header[16:18] = (3).to_bytes(2, "little")  # ET_DYN
     header[18:20] = machine.to_bytes(2, "little")
-    return bytes(header)
+    if glibc is None:
+        return bytes(header)
+    strtab = b"\0libc.so.6\0GLIBC_" + glibc.encode() + b"\0"
+    strtab += b"\0" * (-len(strtab) % 8)
+    verneed_at = 64 + len(strtab)
+    verneed = struct.pack("<HHIII", 1, 1, 1, 16, 0)
+    verneed += struct.pack("<IHHII", 0, 0, 2, 11, 0)  # name: "GLIBC_..." at 11
+    shoff = verneed_at + len(verneed)
+    sections = struct.pack("<IIQQQQIIQQ", *([0] * 10))
+    sections += struct.pack("<IIQQQQIIQQ", 0, 3, 0, 0, 64, len(strtab), 0, 0, 1, 0)
+    sections += struct.pack(
+        "<IIQQQQIIQQ", 0, 0x6FFFFFFE, 0, 0, verneed_at, len(verneed), 1, 1, 8, 0
+    )
+    struct.pack_into("<Q", header, 0x28, shoff)
+    struct.pack_into("<HHH", header, 0x3A, 64, 3, 0)
+    return bytes(header) + strtab + verneed + sections
 
 
 def build_ext_wheel(
@@ -93,8 +113,13 @@ def build_ext_wheel(
     arch: str,
     glibc: str = "2_17",
     elf_arch: str | None = None,
+    needs_glibc: str | None = None,
 ) -> Path:
-    """A platform wheel with a fake `_ext` module for CPython `py` (e.g. "312")."""
+    """A platform wheel with a fake `_ext` module for CPython `py` (e.g. "312").
+
+    `elf_arch` makes the module lie about its machine, `needs_glibc` makes it
+    require a GLIBC_x.y symbol version, whatever the wheel's tag says.
+    """
     pkg = name.replace("-", "_")
     so = f"{pkg}/_ext.cpython-{py}-{elf_arch or arch}-linux-gnu.so"
     return build_wheel(
@@ -103,7 +128,7 @@ def build_ext_wheel(
         version,
         {
             f"{pkg}/__init__.py": f"VERSION = {version!r}\n",
-            so: fake_extension(elf_arch or arch),
+            so: fake_extension(elf_arch or arch, needs_glibc),
         },
         tag=f"cp{py}-cp{py}-manylinux_{glibc}_{arch}",
     )

@@ -25,7 +25,7 @@ from devkit.lambda_package.install import (
     load_entries,
 )
 from devkit.lambda_package.pathsetup import PTH_LINE, PTH_NAME, required_environment
-from devkit.lambda_package.pyc import compile_files
+from devkit.lambda_package.pyc import compile_files, target_python
 from devkit.lambda_package.target import Target, resolve_target
 from devkit.lambda_package.zipwriter import (
     ZipEntry,
@@ -79,6 +79,8 @@ def build_package(
     requirements = _requirements(src, opts.requirements)
     target = resolve_target(opts.runtime, opts.arch)
     output = _check_output(opts.output or Path.cwd() / f"{src.resolve().name}.zip")
+    if opts.install.compile:
+        target_python(target)  # fail before a long install, not after
     warnings: list[str] = []
     if (src / "lib").exists():
         warnings.append(

@@ -36,13 +36,22 @@ for src, dfile, cfile in json.load(sys.stdin):
 def target_python(target: Target) -> str:
     """The interpreter matching the target's version, or a BuildError saying so."""
     exe = shutil.which(f"python{target.python_version}")
-    if exe is None:
+    if exe is None or not _runs(exe, target):
         raise BuildError(
             f"--compile needs python{target.python_version} on PATH "
             f"(.pyc files only load on the Python that wrote them): install it "
             "or drop --compile"
         )
     return exe
+
+
+def _runs(exe: str, target: Target) -> bool:
+    # A pyenv shim is on PATH even when its version is not selected, and fails.
+    check = "import sys; print('%d.%d' % sys.version_info[:2])"
+    proc = subprocess.run(
+        [exe, "-c", check], capture_output=True, text=True, check=False
+    )
+    return proc.returncode == 0 and proc.stdout.strip() == target.python_version
 
 
 def compile_files(

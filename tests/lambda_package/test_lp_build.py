@@ -1,0 +1,289 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import zipfile
+
+import pytest
+
+from devkit.errors import BuildError, ConfigError
+from devkit.lambda_package import build as build_mod
+from devkit.lambda_package import install as install_mod
+from devkit.lambda_package.pathsetup import PTH_NAME
+
+
+def names(path):
+    with zipfile.ZipFile(path) as zf:
+        return zf.namelist()
+
+
+def test_layout_sources_at_root_dependencies_under_lib(build, function_dir):
+    result = build(function_dir)
+    listed = names(result.output)
+    assert "handler.py" in listed and "app/__init__.py" in listed
+    assert "lib/purepkg/__init__.py" in listed and "lib/boto3/__init__.py" in listed
+    assert PTH_NAME in listed
+    assert not [n for n in listed if n.endswith("/")], "no directory entries"
+    assert listed == sorted(listed, key=str.encode)
+
+
+def test_hashes_printed_match_the_file(build, function_dir):
+    result = build(function_dir)
+    digest = hashlib.sha256(result.output.read_bytes()).digest()
+    assert result.sha256 == digest.hex()
+    assert result.code_sha256 == base64.b64encode(digest).decode()
+
+
+def test_fixed_timestamps_modes_and_source_date_epoch(build, function_dir):
+    (function_dir / "run.sh").write_text("#!/bin/sh\n")
+    os.chmod(function_dir / "run.sh", 0o775)
+    os.chmod(function_dir / "handler.py", 0o600)
+    result = build(function_dir)
+    with zipfile.ZipFile(result.output) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+    assert {i.date_time for i in infos.values()} == {(1980, 1, 1, 0, 0, 0)}
+    assert infos["run.sh"].external_attr >> 16 == 0o100755
+    assert infos["handler.py"].external_attr >> 16 == 0o100644
+    assert {i.compress_type for i in infos.values()} == {zipfile.ZIP_DEFLATED}
+    stamped = build(function_dir, environ={"SOURCE_DATE_EPOCH": "1700000000"})
+    with zipfile.ZipFile(stamped.output) as zf:
+        assert zf.infolist()[0].date_time == (2023, 11, 14, 22, 13, 20)
+
+
+def test_identical_bytes_across_umasks_and_build_folders(build, function_dir, tmp_path):
+    first = build(function_dir, output=tmp_path / "a.zip")
+    old = os.umask(0o077)
+    try:
+        copy = tmp_path / "elsewhere" / "deep" / "fn"
+        shutil.copytree(function_dir, copy)
+        # Different cache too: the dependencies are installed again.
+        second = build(copy, output=tmp_path / "b.zip", cache_dir=tmp_path / "c2")
+    finally:
+        os.umask(old)
+    assert second.cache_hit is False
+    assert first.output.read_bytes() == second.output.read_bytes()
+
+
+def test_target_wheels_for_each_python_and_arch(build, function_dir, tmp_path):
+    (function_dir / "requirements.txt").write_text("extpkg\n")
+    for runtime, arch, so in [
+        ("python3.11", "x86_64", "_ext.cpython-311-x86_64-linux-gnu.so"),
+        ("python3.12", "x86_64", "_ext.cpython-312-x86_64-linux-gnu.so"),
+        ("python3.11", "arm64", "_ext.cpython-311-aarch64-linux-gnu.so"),
+        ("python3.12", "arm64", "_ext.cpython-312-aarch64-linux-gnu.so"),
+    ]:
+        out = tmp_path / f"{runtime}-{arch}.zip"
+        result = build(function_dir, runtime=runtime, arch=arch, output=out)
+        assert f"lib/extpkg/{so}" in names(result.output)
+
+
+def test_markers_are_evaluated_for_the_target_python(build, function_dir, tmp_path):
+    (function_dir / "requirements.txt").write_text("markerpkg\n")
+    on312 = build(function_dir, runtime="python3.12", output=tmp_path / "a.zip")
+    on311 = build(function_dir, runtime="python3.11", output=tmp_path / "b.zip")
+    assert any(n.startswith("lib/extpkg/") for n in names(on312.output))
+    assert not any(n.startswith("lib/extpkg/") for n in names(on311.output))
+
+
+def test_pip_installer_builds_the_same_layout(build, function_dir):
+    result = build(function_dir, installer="pip")
+    assert "lib/purepkg/__init__.py" in names(result.output)
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_too_new_glibc_wheel_fails_naming_the_package(build, function_dir, installer):
+    (function_dir / "requirements.txt").write_text("newglibc\n")
+    with pytest.raises(BuildError) as exc:
+        build(function_dir, installer=installer)
+    message = str(exc.value)
+    assert "newglibc" in message and "\n" not in message
+    assert "python3.12 x86_64 (glibc <= 2.34)" in message
+
+
+def test_no_wheel_for_the_python_version_fails_naming_the_package(build, function_dir):
+    (function_dir / "requirements.txt").write_text("extpkg\n")
+    with pytest.raises(BuildError, match=r"^no wheel of extpkg for python3\.13"):
+        build(function_dir, runtime="python3.13")
+
+
+def test_unknown_package_fails_with_one_line(build, function_dir):
+    (function_dir / "requirements.txt").write_text("nosuchpkg\n")
+    with pytest.raises(
+        BuildError, match=r"^no usable version of nosuchpkg for python3"
+    ):
+        build(function_dir)
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_conflicting_requirements_fail_with_one_line(build, function_dir, installer):
+    (function_dir / "requirements.txt").write_text("purepkg==1.0\npurepkg==2.0\n")
+    with pytest.raises(BuildError, match="^conflicting requirements: .*purepkg") as exc:
+        build(function_dir, installer=installer)
+    assert "\n" not in str(exc.value)
+
+
+def test_extension_needing_newer_glibc_than_its_tag_fails_the_check(
+    build, function_dir
+):
+    (function_dir / "requirements.txt").write_text("liarpkg\n")
+    with pytest.raises(
+        BuildError, match=r"^liarpkg: .*needs GLIBC_2\.39, python3\.12 has 2\.34"
+    ):
+        build(function_dir)
+
+
+def test_extension_for_another_machine_fails_the_check(build, function_dir):
+    (function_dir / "requirements.txt").write_text("wrongarch\n")
+    with pytest.raises(
+        BuildError, match=r"^wrongarch: .*aarch64-linux, target is x86_64"
+    ):
+        build(function_dir)
+
+
+def test_failed_build_leaves_no_zip_and_no_cache_entry(build, function_dir, tmp_path):
+    (function_dir / "requirements.txt").write_text("liarpkg\n")
+    out = tmp_path / "out.zip"
+    with pytest.raises(BuildError):
+        build(function_dir, output=out, cache_dir=tmp_path / "cache")
+    assert not out.exists()
+    assert list((tmp_path / "cache").iterdir()) == []
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".out.zip")] == []
+
+
+def test_failed_write_keeps_the_old_zip(build, function_dir, tmp_path, monkeypatch):
+    out = tmp_path / "out.zip"
+    out.write_bytes(b"old")
+
+    def boom(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(build_mod, "write_zip", boom)
+    with pytest.raises(OSError):
+        build(function_dir, output=out)
+    assert out.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_rebuild_with_changed_sources_does_not_run_the_installer(
+    build, function_dir, monkeypatch
+):
+    first = build(function_dir)
+    assert first.cache_hit is False
+
+    def no_install(*args, **kwargs):
+        raise AssertionError("installer ran")
+
+    monkeypatch.setattr(install_mod, "run_installer", no_install)
+    (function_dir / "handler.py").write_text("def handler(e, c):\n    return 2\n")
+    second = build(function_dir)
+    assert second.cache_hit is True
+    assert second.sha256 != first.sha256
+
+
+def test_changed_requirements_install_again(build, function_dir):
+    build(function_dir)
+    (function_dir / "requirements.txt").write_text("purepkg==2.0\n")
+    assert build(function_dir).cache_hit is False
+
+
+def test_default_excludes_and_user_excludes(build, function_dir, tmp_path):
+    (function_dir / ".env").write_text("SECRET=1\n")
+    (function_dir / ".git").mkdir()
+    (function_dir / ".git" / "config").write_text("x")
+    (function_dir / "__pycache__").mkdir()
+    (function_dir / "__pycache__" / "handler.cpython-312.pyc").write_bytes(b"x")
+    (function_dir / "venv").mkdir()
+    (function_dir / "venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    (function_dir / "venv" / "site.py").write_text("")
+    (function_dir / "tests").mkdir()
+    (function_dir / "tests" / "test_x.py").write_text("")
+    (function_dir / "requirements.txt").write_text("purepkg\nscripted\n")
+    out = function_dir / "fn.zip"
+    out.write_bytes(b"previous build")
+    result = build(
+        function_dir, output=out, excludes=["tests", "lib/purepkg-*.dist-info"]
+    )
+    listed = names(result.output)
+    assert [
+        n for n in listed if n.startswith((".", "venv", "tests", "__pycache__"))
+    ] == ["_devkit_lib.pth"][:0]
+    assert "fn.zip" not in listed
+    assert not [n for n in listed if n.startswith("lib/bin/")]
+    assert "lib/scripted/__init__.py" in listed
+    assert not [n for n in listed if n.startswith("lib/purepkg-1.0.dist-info")]
+    assert not [n for n in listed if "uv_cache.json" in n or n.endswith(".pyc")]
+
+
+def test_symlink_inside_is_followed_outside_is_refused(build, function_dir, tmp_path):
+    (function_dir / "alias.py").symlink_to(function_dir / "handler.py")
+    assert "alias.py" in names(build(function_dir).output)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x")
+    (function_dir / "leak.txt").symlink_to(secret)
+    with pytest.raises(
+        BuildError, match="^symlink .*leak.txt points outside the source"
+    ):
+        build(function_dir)
+
+
+def test_source_module_colliding_with_lib_package_warns(build, function_dir):
+    (function_dir / "purepkg.py").write_text("WHERE = 'task'\n")
+    result = build(function_dir)
+    assert result.warnings == [
+        "source module 'purepkg' has the same name as a package in lib/; "
+        "the source copy wins on Lambda"
+    ]
+
+
+def test_unzipped_size_limit_fails_listing_largest(build, function_dir, monkeypatch):
+    (function_dir / "big.bin").write_bytes(os.urandom(4096))
+    monkeypatch.setattr(build_mod, "UNZIPPED_LIMIT", 4000)
+    with pytest.raises(
+        BuildError, match=r"passes Lambda's 4,000-byte limit; largest: big\.bin"
+    ):
+        build(function_dir)
+
+
+def test_zipped_size_over_direct_upload_limit_warns(build, function_dir, monkeypatch):
+    (function_dir / "big.bin").write_bytes(os.urandom(4096))
+    monkeypatch.setattr(build_mod, "DIRECT_UPLOAD_LIMIT", 1000)
+    result = build(function_dir)
+    assert any(
+        "over the 50 MB direct upload limit: deploy with --s3-bucket" in w
+        and "big.bin" in w
+        for w in result.warnings
+    )
+
+
+def test_no_requirements_builds_sources_only(build, function_dir):
+    (function_dir / "requirements.txt").unlink()
+    result = build(function_dir)
+    assert result.cache_hit is None
+    assert names(result.output) == ["app/__init__.py", "handler.py"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"src": "missing"}, "source folder .*missing not found"),
+        ({"requirements": "nope.txt"}, "requirements file .*nope.txt not found"),
+        ({"output": "nodir/out.zip"}, "cannot write .*folder .*nodir does not exist"),
+        ({"output": "."}, "is a folder: pass -o"),
+    ],
+)
+def test_bad_input_is_a_config_error(build, function_dir, tmp_path, kwargs, message):
+    src = tmp_path / kwargs.pop("src") if "src" in kwargs else function_dir
+    args = {k: tmp_path / v for k, v in kwargs.items()}
+    with pytest.raises(ConfigError, match=message):
+        build(src, **args)
+
+
+def test_unwritable_output_folder_is_a_config_error(build, function_dir, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):
+        pytest.skip("running as root: permissions are not enforced")
+    with pytest.raises(ConfigError, match="not writable"):
+        build(function_dir, output=locked / "out.zip")

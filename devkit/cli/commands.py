@@ -6,4 +6,5 @@ from __future__ import annotations
 # `@cli.command(...)`. Keep the list sorted.
 from devkit.cli import hook  # noqa: F401
 from devkit.cli import lambda_package  # noqa: F401
+from devkit.cli import play  # noqa: F401
 from devkit.cli import s3_stream  # noqa: F401

@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.config
-from botocore.exceptions import NoCredentialsError, ProfileNotFound
-
 from devkit.errors import ConfigError
 
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
 
@@ -26,6 +23,11 @@ class AwsOptions:
 
     def session(self) -> boto3.Session:
         """One boto3 session for the command."""
+        # boto3 is imported here, not at the top: every command's options go
+        # through this module, and `devkit hook run` must start fast.
+        import boto3
+        from botocore.exceptions import ProfileNotFound
+
         try:
             return boto3.Session(profile_name=self.profile, region_name=self.region)
         except ProfileNotFound as exc:
@@ -36,6 +38,8 @@ class AwsOptions:
 
     def client(self, service: str, **config: Any) -> Any:
         """A client for `service` honouring --endpoint-url; `config` goes to Config."""
+        import botocore.config
+
         cfg = botocore.config.Config(**config) if config else None
         session: Any = self.session()  # untyped: the stubs overload every service
         return session.client(service, endpoint_url=self.endpoint_url, config=cfg)
@@ -53,6 +57,8 @@ class AwsOptions:
 
 def require_credentials(session: boto3.Session) -> None:
     """Fail early, with the next step, when no AWS credentials can be found."""
+    from botocore.exceptions import NoCredentialsError
+
     try:
         creds = session.get_credentials()
     except NoCredentialsError:

@@ -80,7 +80,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
-    default=4,
+    default=3,  # devkit.s3stream.DEFAULT_CONCURRENCY (not imported: slow)
     show_default=True,
     help="Parts uploaded at once; memory is about part size x (this + 1).",
 )

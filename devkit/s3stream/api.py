@@ -24,7 +24,7 @@ from devkit.s3stream.upload import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-DEFAULT_CONCURRENCY = 4
+DEFAULT_CONCURRENCY = 3  # see S3Limits.default_part for the memory budget
 REAL_LIMITS = S3Limits()
 
 

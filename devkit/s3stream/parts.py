@@ -21,17 +21,19 @@ class S3Limits:
     min_part: int = 5 * MiB
     max_part: int = 5 * GiB
     max_parts: int = 10_000
-    default_part: int = 8 * MiB  # with 4 in flight: ~40 MiB of buffers
+    # 6 MiB x (3 in flight + 1 filling) = 24 MiB of buffers, which keeps a
+    # 1 GiB stream under 90 MB of RSS; growing from 6 MiB reaches 5.9 TiB.
+    default_part: int = 6 * MiB
 
     @property
     def max_object(self) -> int:
         return self.max_part * self.max_parts
 
 
-# Growing parts double every tenth of the part budget: 8 MiB parts reach
-# 8 MiB x 1,000 x (2^10 - 1) = 7.8 TiB in 10,000 parts, so a stream of
-# unknown size up to 5 TiB (S3's long-standing object limit) fits, and a 1 GiB
-# stream never leaves 8 MiB parts. S3 now stores up to 10,000 x 5 GiB, but
+# Growing parts double every tenth of the part budget: 6 MiB parts reach
+# 6 MiB x 1,000 x (2^10 - 1) = 5.9 TiB in 10,000 parts, so a stream of
+# unknown size up to 5 TiB (S3's long-standing object limit) fits, and a 5 GiB
+# stream never leaves 6 MiB parts. S3 now stores up to 10,000 x 5 GiB, but
 # only a stream whose size is known up front (--expected-size) can use it all.
 GROWTH_TIERS = 10
 

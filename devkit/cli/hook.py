@@ -32,9 +32,9 @@ def run_cmd(all_files: bool, quiet: bool, paths: tuple[str, ...]) -> int:
     out.flush()
     if not quiet:
         for summary in result.summaries:
-            state = summary.skipped or f"{summary.findings} finding(s)"
+            state = summary.skipped or _plural(summary.findings, "finding")
             sys.stderr.write(f"{summary.check}: {state}\n")
-        sys.stderr.write(f"checked {result.files} file(s)\n")
+        sys.stderr.write(f"checked {_plural(result.files, 'file')}\n")
     return ExitCode.OK if result.ok else ExitCode.FAILURE
 
 
@@ -67,6 +67,10 @@ def uninstall_cmd() -> int:
     if result.restored:
         _info(f"restored the previous hook at {result.hook}")
     return ExitCode.OK
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _info(text: str) -> None:

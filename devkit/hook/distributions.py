@@ -75,7 +75,7 @@ def installed_candidates(dotted: str) -> list[str]:
     if not _importable(top):
         return []  # not installed here: skip the costly metadata scan
     dists = tuple(_packages_distributions().get(top, ()))
-    if len(dists) > 1 and "." in dotted:
+    if "." in dotted and (len(dists) > 1 or top in NAMESPACES):
         # A namespace shared by several distributions: keep those whose files
         # reach deepest into the dotted path.
         dists = _deepest_providers(dists, dotted)
@@ -135,7 +135,7 @@ def _deepest_providers(dists: tuple[str, ...], dotted: str) -> tuple[str, ...]:
     depths = {dist: _depth_provided(dist, parts) for dist in dists}
     deepest = max(depths.values())
     if deepest <= 1:
-        return dists
+        return ()  # they share the top level only: none provides this module
     return tuple(dist for dist in dists if depths[dist] == deepest)
 
 

@@ -53,18 +53,22 @@ def git(
 
 def repo_root(cwd: str | Path | None = None) -> Path:
     """The top level of the working tree that contains `cwd`."""
-    try:
-        out = git(["rev-parse", "--show-toplevel"], cwd=cwd)
-    except GitError as exc:
-        raise GitError("not inside a git work tree; run this in a repository") from exc
+    out = _rev_parse(["--show-toplevel"], cwd)
     return Path(os.fsdecode(out.rstrip(b"\n")))
 
 
 def hooks_dir(cwd: str | Path | None = None) -> Path:
     """Where git runs hooks from: honours worktrees and `core.hooksPath`."""
-    out = git(["rev-parse", "--git-path", "hooks"], cwd=cwd)
+    out = _rev_parse(["--git-path", "hooks"], cwd)
     path = Path(os.fsdecode(out.rstrip(b"\n")))
     return path if path.is_absolute() else Path(cwd or ".").resolve() / path
+
+
+def _rev_parse(args: list[str], cwd: str | Path | None) -> bytes:
+    try:
+        return git(["rev-parse", *args], cwd=cwd)
+    except GitError as exc:
+        raise GitError("not inside a git work tree; run this in a repository") from exc
 
 
 def staged_paths(root: Path) -> list[str]:

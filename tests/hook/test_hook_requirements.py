@@ -1,0 +1,244 @@
+"""The requirements check: imports from the code, mapped to declared distributions."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from devkit.hook import distributions
+from devkit.hook.declared import logical_lines, read_declared, requirement_line_name
+from devkit.hook.run import run_hook
+from testing.gitrepo import git, write
+
+
+def check(repo, files: dict[str, str]) -> list[str]:
+    for path, content in files.items():
+        write(repo, path, content)
+    git(repo, "add", ".")
+    return [f.format() for f in run_hook().findings if f.check == "requirements"]
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """A real installed distribution whose import name differs from its name."""
+    site = tmp_path / "site"
+    (site / "fakemod").mkdir(parents=True)
+    (site / "fakemod" / "__init__.py").write_text("")
+    info = site / "Fake_Dist-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: Fake_Dist\nVersion: 1.0\n"
+    )
+    (info / "top_level.txt").write_text("fakemod\n")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    distributions._packages_distributions.cache_clear()
+    yield
+    distributions._packages_distributions.cache_clear()
+
+
+def test_undeclared_import_names_the_distribution_to_add(repo):
+    assert check(
+        repo, {"requirements.txt": "requests\n", "app.py": "import yaml\n"}
+    ) == ["app.py:1:1: 'yaml' is imported but no requirement provides it (add PyYAML)"]
+
+
+@pytest.mark.parametrize(
+    ("module", "dist"),
+    [
+        ("yaml", "pyyaml"),
+        ("PIL", "Pillow"),
+        ("cv2", "opencv-python"),
+        ("sklearn", "scikit-learn"),
+        ("bs4", "BeautifulSoup4"),
+        ("dateutil", "python_dateutil"),
+        ("jwt", "pyjwt"),
+        ("dns", "dnspython"),
+        ("google.cloud.storage", "google-cloud-storage"),
+        ("google.protobuf", "protobuf"),
+        ("googleapiclient", "google-api-python-client"),
+        ("azure.storage.blob", "azure-storage-blob"),
+        ("typing_extensions", "Typing.Extensions"),
+    ],
+)
+def test_well_known_mismatches_are_satisfied_without_installing(repo, module, dist):
+    files = {"requirements.txt": f"{dist}\n", "app.py": f"import {module}\n"}
+    assert check(repo, files) == []
+
+
+def test_namespace_imports_need_their_own_distribution(repo):
+    files = {
+        "requirements.txt": "google-cloud-storage\n",
+        "app.py": "from google.cloud import storage, bigquery\n",
+    }
+    assert check(repo, files) == [
+        "app.py:1:1: 'google.cloud.bigquery' is imported but no requirement "
+        "provides it (add google-cloud-bigquery)"
+    ]
+
+
+def test_installed_metadata_maps_names_the_table_does_not_know(repo, installed):
+    assert (
+        check(
+            repo, {"requirements.txt": "fake-dist>=1\n", "app.py": "import fakemod\n"}
+        )
+        == []
+    )
+    write(repo, "requirements.txt", "other\n")
+    assert check(repo, {}) == [
+        "app.py:1:1: 'fakemod' is imported but no requirement provides it "
+        "(add Fake_Dist)"
+    ]
+
+
+def test_without_the_package_installed_the_import_name_is_the_guess(repo):
+    assert check(
+        repo, {"requirements.txt": "other\n", "app.py": "import fakemod\n"}
+    ) == [
+        "app.py:1:1: 'fakemod' is imported but no requirement provides it (add fakemod)"
+    ]
+
+
+def test_project_module_map_is_used(repo):
+    files = {
+        "pyproject.toml": '[project]\nname = "app"\ndependencies = ["acme-client"]\n'
+        '[tool.devkit.hook]\nmodule-map = { acme = "acme-client" }\n',
+        "app.py": "import acme.api\n",
+    }
+    assert check(repo, files) == []
+
+
+def test_stdlib_first_party_relative_and_ignored_imports_never_count(repo):
+    files = {
+        "requirements.txt": "\n",
+        "pyproject.toml": '[tool.devkit.hook]\nignore-modules = ["vendored_thing"]\n',
+        "mypkg/__init__.py": "",
+        "mypkg/core.py": "from . import util\nfrom .util import x\nimport mypkg.util\n",
+        "mypkg/util.py": "x = 1\n",
+        "src/other/__init__.py": "import other.sub\nimport mypkg\n",
+        "src/other/sub.py": "",
+        "scripts/run.py": "import helper\nimport os, json, tomllib\n"
+        "import vendored_thing.x\n",
+        "scripts/helper.py": "",
+        "tools/nsdir/mod.py": "",
+        "tools/use.py": "import nsdir.mod\n",
+    }
+    assert check(repo, files) == []
+
+
+def test_optional_imports_do_not_count(repo):
+    source = (
+        "from __future__ import annotations\n"
+        "from typing import TYPE_CHECKING\n"
+        "import typing\n"
+        "import sys\n"
+        "try:\n    import ujson as json\nexcept ImportError:\n    import json\n"
+        "try:\n    import orjson\nexcept (ModuleNotFoundError, OSError):\n"
+        "    orjson = None\n"
+        "if TYPE_CHECKING:\n    import mypy_boto3_s3\n"
+        "if typing.TYPE_CHECKING:\n    from pandas import DataFrame\n"
+        "if sys.platform == 'win32':\n    import winreg, pywintypes\n"
+        "if sys.version_info < (3, 11):\n    import tomli\n"
+    )
+    assert check(repo, {"requirements.txt": "\n", "app.py": source}) == []
+
+
+def test_guarded_by_other_exceptions_still_counts(repo):
+    source = (
+        "try:\n    import yaml\nexcept KeyError:\n    pass\n\n"
+        "def f():\n    import toml\n"
+    )
+    assert check(repo, {"requirements.txt": "\n", "app.py": source}) == [
+        "app.py:2:5: 'yaml' is imported but no requirement provides it (add PyYAML)",
+        "app.py:7:5: 'toml' is imported but no requirement provides it (add toml)",
+    ]
+
+
+def test_one_finding_per_module_per_file(repo):
+    source = "import yaml\nfrom yaml import safe_load\nimport yaml.constructor\n"
+    assert len(check(repo, {"requirements.txt": "x\n", "app.py": source})) == 1
+
+
+def test_requirement_files_with_includes_options_markers_and_urls(repo):
+    write(
+        repo,
+        "requirements.txt",
+        (
+            "# comment\n-r requirements/base.txt\n--index-url https://example.invalid/simple\n"
+            "-c constraints.txt\n"
+            "PyYAML>=6 ; python_version >= '3.8'  # inline comment\n"
+            "requests[socks] == 2.* \\\n    --hash=sha256:abc\n"
+            "attrs @ https://example.invalid/attrs-23.1.0-py3-none-any.whl\n"
+            "-e git+https://example.invalid/repo.git#egg=Some_Lib\n"
+            "https://example.invalid/pkgs/click-8.1.0.tar.gz\n"
+        ),
+    )
+    write(repo, "requirements/base.txt", "-r ../requirements.txt\nboto3\n")
+    write(repo, "constraints.txt", "numpy\n")
+    declared = read_declared(lambda p: _read(repo, p))
+    assert declared.names == {
+        "pyyaml",
+        "requests",
+        "attrs",
+        "some-lib",
+        "click",
+        "boto3",
+    }
+    assert declared.sources == ["requirements.txt", "requirements/base.txt"]
+
+
+def test_pyproject_dependencies_optional_and_configured_files(repo):
+    write(
+        repo,
+        "pyproject.toml",
+        (
+            '[project]\nname = "My_App"\n'
+            'dependencies = ["Click>=8", "rich[jupyter]; python_version>\'3\'"]\n'
+            '[project.optional-dependencies]\ntest = ["pytest"]\n'
+            '[dependency-groups]\ndev = ["ruff", {include-group = "test"}]\n'
+        ),
+    )
+    write(repo, "reqs/extra.in", "moto\n")
+    declared = read_declared(lambda p: _read(repo, p), ("reqs/extra.in", "missing.txt"))
+    assert declared.names == {"click", "rich", "pytest", "ruff", "moto"}
+    assert declared.project_name == "my-app"
+    assert "missing.txt (missing)" in declared.sources
+
+
+def test_configured_requirement_files_are_read(repo):
+    files = {
+        "pyproject.toml": '[tool.devkit.hook]\nrequirement-files = ["deps/prod.txt"]\n',
+        "deps/prod.txt": "PyYAML\n",
+        "app.py": "import yaml\n",
+    }
+    assert check(repo, files) == []
+
+
+def test_requirements_are_read_from_the_index(repo):
+    write(repo, "requirements.txt", "PyYAML\n")
+    write(repo, "app.py", "import yaml\n")
+    git(repo, "add", ".")
+    write(repo, "requirements.txt", "\n")  # unstaged removal does not count
+    assert [f for f in run_hook().findings if f.check == "requirements"] == []
+
+
+def test_nothing_declared_skips_the_check_and_says_so(repo):
+    write(repo, "app.py", "import yaml\nyaml.safe_load('')\n")
+    git(repo, "add", ".")
+    result = run_hook()
+    assert result.findings == []
+    [summary] = [s for s in result.summaries if s.check == "requirements"]
+    assert "nothing declared" in summary.skipped
+
+
+def test_line_parsing_details():
+    assert logical_lines("a \\\n  >=1 # c\n#x\n\n  b\n") == ["a   >=1", "b"]
+    assert requirement_line_name("--editable ./local") is None
+    assert requirement_line_name("Foo.Bar_baz==1") == "foo-bar-baz"
+    assert requirement_line_name("not a requirement !!") is None
+
+
+def _read(repo, path):
+    target = repo / path
+    return target.read_bytes() if target.exists() else None

@@ -1,0 +1,115 @@
+"""Which files `devkit hook run` checks, and that it reads them from the index."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from devkit.errors import GitError
+from devkit.hook import git as hook_git
+from devkit.hook.run import run_hook
+from testing.gitrepo import commit_all, git, write
+
+CLEAN = "import json\n\nprint(json.dumps({}))\n"
+UNUSED = "import json\n"
+
+
+def lines(result):
+    return [f.format() for f in result.findings]
+
+
+def test_only_staged_python_files_are_checked(repo):
+    write(repo, "staged.py", UNUSED)
+    write(repo, "unstaged.py", UNUSED)
+    write(repo, "notes.txt", "import json\n")
+    git(repo, "add", "staged.py", "notes.txt")
+    result = run_hook()
+    assert lines(result) == ["staged.py:1:1: 'json' imported but unused"]
+    assert result.files == 1
+
+
+def test_renamed_file_is_checked_under_its_new_name_deleted_is_not(repo):
+    write(repo, "old.py", UNUSED)
+    write(repo, "gone.py", UNUSED)
+    commit_all(repo)
+    git(repo, "mv", "old.py", "new.py")
+    git(repo, "rm", "-q", "gone.py")
+    assert lines(run_hook()) == ["new.py:1:1: 'json' imported but unused"]
+
+
+def test_non_ascii_and_spaced_paths(repo):
+    write(repo, "pkg/héllo wörld.py", UNUSED)
+    git(repo, "add", ".")
+    assert lines(run_hook()) == ["pkg/héllo wörld.py:1:1: 'json' imported but unused"]
+
+
+def test_symlinks_are_not_followed(repo, tmp_path):
+    outside = write(tmp_path, "outside.py", UNUSED)
+    os.symlink(outside, repo / "link.py")
+    git(repo, "add", "link.py")
+    assert run_hook().findings == []
+
+
+def test_python_scripts_without_extension_are_checked(repo):
+    write(repo, "bin/tool", "#!/usr/bin/env python3\nimport json\n")
+    write(repo, "bin/run", "#!/bin/sh\nimport json\n")
+    git(repo, "add", ".")
+    assert lines(run_hook()) == ["bin/tool:2:1: 'json' imported but unused"]
+
+
+def test_all_files_reads_the_index_and_explicit_paths_read_the_disk(repo):
+    write(repo, "a.py", UNUSED)
+    write(repo, "b.py", CLEAN)
+    commit_all(repo)
+    write(repo, "a.py", CLEAN)  # fixed on disk only
+    assert lines(run_hook(all_files=True)) == ["a.py:1:1: 'json' imported but unused"]
+    assert run_hook(["a.py"]).findings == []
+
+
+def test_explicit_folder_is_walked(repo):
+    write(repo, "pkg/a.py", UNUSED)
+    write(repo, "pkg/.hidden/b.py", UNUSED)
+    assert lines(run_hook(["pkg"])) == ["pkg/a.py:1:1: 'json' imported but unused"]
+
+
+def test_paths_and_all_files_together_are_a_usage_error(repo):
+    write(repo, "a.py", CLEAN)
+    from devkit.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        run_hook(["a.py"], all_files=True)
+
+
+def test_outside_a_repository_is_a_git_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    with pytest.raises(GitError, match="not inside a git work tree"):
+        run_hook()
+
+
+def test_index_file_variable_is_honoured(repo, monkeypatch):
+    write(repo, "a.py", UNUSED)
+    git(repo, "add", "a.py")
+    other = repo / ".git" / "other-index"
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other))
+    assert run_hook().findings == []  # the other index has nothing staged
+    monkeypatch.delenv("GIT_INDEX_FILE")
+    assert len(run_hook().findings) == 1
+
+
+def test_blobs_of_any_size_round_trip(repo):
+    big = b"x = 1\n" * 50_000 + b"\n"
+    write(repo, "a.py", big)
+    write(repo, "b.py", b"")
+    git(repo, "add", ".")
+    entries = hook_git.index_entries(repo)
+    blobs = hook_git.read_blobs(repo, [e.blob for e in entries])
+    assert blobs == [big, b""]
+
+
+def test_first_commit_and_nothing_staged(repo):
+    assert run_hook().files == 0
+    write(repo, "a.py", CLEAN)
+    git(repo, "add", "a.py")
+    assert run_hook().files == 1

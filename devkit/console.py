@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +13,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -54,10 +55,8 @@ class Output:
         self.err.print(f"error: {text}", markup=False, style="bold red")
 
     @contextmanager
-    def byte_progress(
-        self, description: str, total: int | None
-    ) -> Iterator[Callable[[int], None]]:
-        """A transfer bar on stderr; yields the `on_bytes` callback to feed it."""
+    def byte_progress(self, description: str, total: int | None) -> Iterator[ByteBar]:
+        """A transfer bar on stderr; call the yielded bar with each byte count."""
         disabled = self.quiet or self.json or not self.err.is_terminal
         columns = [
             TextColumn("{task.description}"),
@@ -70,8 +69,20 @@ class Output:
             *columns, console=self.err, transient=True, disable=disabled
         ) as progress:
             task = progress.add_task(description, total=total)
+            yield ByteBar(progress, task, description)
 
-            def advance(n: int) -> None:
-                progress.update(task, advance=n)
 
-            yield advance
+@dataclass
+class ByteBar:
+    """The `on_bytes` callback of a transfer, and its phase after the bytes."""
+
+    progress: Progress
+    task: TaskID
+    description: str
+
+    def __call__(self, n: int) -> None:
+        self.progress.update(self.task, advance=n)
+
+    def phase(self, text: str) -> None:
+        """Say what happens once every byte is sent (e.g. 'verifying')."""
+        self.progress.update(self.task, description=f"{self.description} ({text})")

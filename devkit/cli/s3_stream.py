@@ -156,6 +156,7 @@ def s3_stream_cmd(
                     sse=sse,
                     sse_kms_key_id=sse_kms_key_id,
                     on_bytes=bar,
+                    on_phase=bar.phase,
                 )
         except KeyboardInterrupt as exc:
             why = str(exc) or "SIGINT"

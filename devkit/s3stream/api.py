@@ -75,11 +75,14 @@ def stream_to_s3(
     resume: ResumePolicy | None = None,
     limits: S3Limits = REAL_LIMITS,
     on_bytes: Callable[[int], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> UploadResult:
     """Stream SOURCE (URL, '-', path or an open Source) into s3://bucket/key.
 
     Memory stays at about part size x (concurrency + 1). On any failure the
-    multipart upload is aborted and nothing appears under the key.
+    multipart upload is aborted and nothing appears under the key. `on_bytes`
+    gets each count of bytes read; `on_phase` hears "completing" and
+    "verifying" once the body is read.
     """
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
@@ -105,6 +108,7 @@ def stream_to_s3(
             expected_size,
             limits,
             on_bytes or _ignore,
+            on_phase or _ignore,
             started,
         )
     finally:
@@ -120,6 +124,7 @@ def _stream(
     expected_size: int | None,
     limits: S3Limits,
     on_bytes: Callable[[int], None],
+    on_phase: Callable[[str], None],
     started: float,
 ) -> UploadResult:
     announced = src.size if src.size is not None else expected_size
@@ -144,9 +149,11 @@ def _stream(
         except BaseException:
             upload.abort()
             raise
+        on_phase("completing")
         response, expected = upload.complete(done, total)
         parts = len(done)
     version_id = response.get("VersionId")
+    on_phase("verifying")
     verify_stored(s3, dest, total, expected, version_id)
     return UploadResult(
         bucket=dest.bucket,
@@ -182,5 +189,5 @@ def _content_type(explicit: str | None, src: Source, key: str) -> str:
     return guessed or "application/octet-stream"
 
 
-def _ignore(_: int) -> None:
+def _ignore(_: object) -> None:
     pass

@@ -479,7 +479,9 @@ class FakeGoogle:
         claims = _verified_claims(assertion, self.service_accounts)
         if claims is None:
             return 400, _invalid_grant("Invalid JWT Signature.")
-        if claims.get("aud") != self.token_uri or claims.get("exp", 0) < self.clock():
+        # google-auth always names Google's endpoint as the audience.
+        audiences = (self.token_uri, "https://oauth2.googleapis.com/token")
+        if claims.get("aud") not in audiences or claims.get("exp", 0) < self.clock():
             return 400, _invalid_grant(
                 "Invalid JWT: Token must be a short-lived token."
             )
@@ -535,6 +537,8 @@ class FakeGoogle:
                 "it has been expired for too long.",
                 "subscriptionPurchaseNoLongerAvailable",
             )
+        if isinstance(found, int):
+            return found, _api_error(found, "Backend Error", "backendError")
         if len(token) < 10:
             return 400, _api_error(400, "Invalid Value", "invalid")
         return 404, _api_error(

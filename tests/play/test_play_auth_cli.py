@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+import os
+import select
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devkit.cli import main
+from testing.fake_google import PACKAGE, ScriptedBrowser, consent_redirect
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_play_auth_then_play_verify(fake, desktop_client, output, monkeypatch):
+    _, client_file = desktop_client
+    browser = ScriptedBrowser()
+    monkeypatch.setattr("devkit.cli.play._open_browser", browser)
+    assert main(["play-auth", "--client-secrets", str(client_file)]) == 0
+    browser.wait()
+    out, err = output.read()
+    default = Path(os.environ["XDG_CONFIG_HOME"]) / "devkit" / "play-credentials.json"
+    assert out == f"{default}\n"
+    assert _mode(default) == 0o600 and _mode(default.parent) == 0o700
+    assert "Opened your browser" in err
+    assert "warning: if the app's OAuth consent screen is in Testing status" in err
+    assert "7 days" in err
+    argv = ["play-verify", PACKAGE, "active-token", "--api-endpoint", fake.url]
+    assert main(argv) == 0
+    assert "entitled: yes" in output.read()[0]
+
+
+def test_play_auth_json_and_output_flag(
+    fake, desktop_client, output, monkeypatch, tmp_path
+):
+    _, client_file = desktop_client
+    monkeypatch.setattr("devkit.cli.play._open_browser", ScriptedBrowser())
+    target = tmp_path / "secrets" / "play.json"
+    argv = ["play-auth", "--client-secrets", str(client_file), "--output", str(target)]
+    assert main([*argv, "--json", "-q"]) == 0
+    out, err = output.read()
+    doc = json.loads(out)
+    assert doc["credentials"] == str(target)
+    assert doc["client_type"] == "installed"
+    assert set(doc) == {"credentials", "client_id", "client_type", "scopes"}
+    assert err.startswith("warning:")  # -q hides the info, not the warning
+
+
+def test_play_auth_denied_is_one_line_exit_1(fake, desktop_client, output, monkeypatch):
+    _, client_file = desktop_client
+    monkeypatch.setattr(
+        "devkit.cli.play._open_browser", ScriptedBrowser(decision="deny")
+    )
+    assert main(["play-auth", "--client-secrets", str(client_file)]) == 1
+    out, err = output.read()
+    assert out == ""
+    assert err.splitlines()[-1].startswith("error: access was denied in the browser")
+
+
+def test_play_auth_bad_client_file_exit_2(tmp_path, output):
+    argv = ["play-auth", "--client-secrets", str(tmp_path / "missing.json")]
+    assert main(argv) == 2
+    assert "Google Cloud Console" in output.read()[1]
+
+
+def _spawn(client_file: Path, *extra: str, stdin=subprocess.PIPE):
+    env = dict(os.environ, OAUTHLIB_INSECURE_TRANSPORT="1")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "devkit",
+            "play-auth",
+            "--client-secrets",
+            str(client_file),
+            "--no-browser",
+            *extra,
+        ],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def _read_url(proc, deadline: float) -> str:
+    seen = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 0.2)
+        if ready:
+            seen += os.read(proc.stderr.fileno(), 65536)
+            for line in seen.decode().splitlines():
+                if line.startswith("http") and "/o/oauth2/auth?" in line:
+                    return line
+    raise AssertionError(f"no URL printed: {seen!r}")
+
+
+def test_no_browser_paste_through_a_real_process(fake, desktop_client, record_output):
+    _, client_file = desktop_client
+    proc = _spawn(client_file, "--timeout", "30")
+    url = _read_url(proc, time.monotonic() + 20)
+    location = consent_redirect(url)
+    out, err = proc.communicate(location.encode() + b"\n", timeout=30)
+    record_output(out.decode() + err.decode())
+    assert proc.returncode == 0, err
+    stored = Path(out.decode().strip())
+    assert (
+        json.loads(stored.read_text())["refresh_token"]
+        == fake.issued_refresh_tokens[-1]
+    )
+    assert _mode(stored) == 0o600
+
+
+def test_no_tty_and_nothing_pasted_fails_fast(fake, desktop_client, record_output):
+    _, client_file = desktop_client
+    started = time.monotonic()
+    proc = _spawn(client_file, stdin=subprocess.DEVNULL)
+    out, err = proc.communicate(timeout=30)
+    record_output(out.decode() + err.decode())
+    assert proc.returncode == 1
+    assert (
+        time.monotonic() - started < 15
+    )  # the interpreter start, not the 300 s timeout
+    assert b"error: stdin ended before an address was pasted" in err
+    assert out == b""
+
+
+def test_paste_timeout_through_a_real_process(fake, desktop_client, record_output):
+    _, client_file = desktop_client
+    proc = _spawn(client_file, "--timeout", "1")
+    proc.wait(timeout=30)  # stdin stays open, nothing comes
+    out, err = proc.stdout.read(), proc.stderr.read()
+    proc.stdin.close()
+    record_output(out.decode() + err.decode())
+    assert proc.returncode == 1
+    assert b"error: nothing was pasted within 1 s" in err

@@ -341,3 +341,22 @@ def _client(endpoint_url, max_attempts=8):
             request_checksum_calculation="when_required",
         ),
     )
+
+
+def test_library_call_builds_its_own_client_like_a_lambda_handler(
+    s3_server, bucket, source
+):
+    from devkit.aws import AwsOptions
+
+    source.add("/lambda", 200 * KiB)
+    result = stream_to_s3(
+        source.url("/lambda"),
+        bucket,
+        "from-lambda",
+        aws=AwsOptions(endpoint_url=s3_server.endpoint_url, region="us-east-1"),
+    )
+    doc = result.as_dict()
+    assert doc["bytes"] == 200 * KiB and doc["parts"] == 1
+    assert stored_sha256(s3_server.client(), bucket, "from-lambda") == body_sha256(
+        200 * KiB
+    )

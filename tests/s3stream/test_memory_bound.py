@@ -1,0 +1,53 @@
+"""Flat memory: peak RSS does not grow with the object (a real CLI process)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import KiB
+
+from testing.http_source import HttpSource
+from testing.s3_discard import DiscardS3
+
+MiB = 1024 * KiB
+
+
+def _peak_rss_mib(source_url, endpoint, extra=()):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "devkit",
+            "s3-stream",
+            source_url,
+            "s3://sink/obj",
+            "--endpoint-url",
+            endpoint,
+            "-q",
+            *extra,
+        ],  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read()
+    return usage.ru_maxrss / 1024
+
+
+def test_peak_rss_is_flat_in_the_object_size_and_bounded_by_the_parts():
+    with HttpSource() as web, DiscardS3() as sink:
+        web.add("/small", 48 * MiB)
+        web.add("/large", 480 * MiB)
+        small = _peak_rss_mib(web.url("/small"), sink.endpoint_url)
+        large = _peak_rss_mib(web.url("/large"), sink.endpoint_url)
+        # 10x the bytes, the same memory: within 10% (and under 90 MB).
+        assert large < small * 1.10, (small, large)
+        assert large < 90, large
+        # Bigger parts cost part size x (concurrency + 1) more, not more.
+        big_parts = _peak_rss_mib(
+            web.url("/large"), sink.endpoint_url, ("--part-size", "24MiB")
+        )
+        assert 4 * 18 * 0.8 < big_parts - large < 4 * 18 * 1.2, (large, big_parts)

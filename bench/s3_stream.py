@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -95,10 +96,14 @@ class Peer:
     pipeline: Callable[[str, str, str, str], list[list[str]]]  # url, bucket, key, ep
 
 
+DEVKIT_ARGS: list[str] = []  # --devkit-args, e.g. to try other part sizes
+
+
 def _devkit(url: str, bucket: str, key: str, ep: str) -> list[list[str]]:
     exe = str(ROOT / ".venv" / "bin" / "devkit")
     dest = f"s3://{bucket}/{key}"
-    return [[exe, "s3-stream", url, dest, "--endpoint-url", ep, "--json", "-q"]]
+    cmd = [exe, "s3-stream", url, dest, "--endpoint-url", ep, "--json", "-q"]
+    return [cmd + DEVKIT_ARGS]
 
 
 def _recipe(url: str, bucket: str, key: str, ep: str) -> list[list[str]]:
@@ -156,6 +161,8 @@ class Run:
     procs: list[Proc]
     stdout: str
     bodies: dict[str, int] = field(default_factory=dict)
+    source_cpu: float = 0.0  # the HTTP source's CPU during the run
+    server_cpu: float = 0.0  # the S3 endpoint's CPU during the run
 
     @property
     def cpu(self) -> float:
@@ -240,6 +247,12 @@ class Spawner:
         return Run(doc["wall"], procs, out.read_text())
 
 
+def process_cpu(pid: int) -> float:
+    """User+sys seconds a running process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_server(cmd: list[str], quiet: bool = False) -> tuple[Any, str]:
     """Start a server process that prints its port or URL on the first line."""
     stderr = subprocess.DEVNULL if quiet else None  # moto logs every request
@@ -308,7 +321,8 @@ class Target:
 
     name = ""
 
-    def __init__(self, endpoint: str, size: int) -> None:
+    def __init__(self, endpoint: str, size: int, pid: int) -> None:
+        self.pid = pid
         self.endpoint = endpoint
         self.size = size
         self.client = s3_client(endpoint)
@@ -342,8 +356,8 @@ class Discard(Target):
 class Moto(Target):
     name = "moto"
 
-    def __init__(self, endpoint: str, size: int) -> None:
-        super().__init__(endpoint, size)
+    def __init__(self, endpoint: str, size: int, pid: int) -> None:
+        super().__init__(endpoint, size, pid)
         self.client.create_bucket(Bucket=BUCKET)
         self.expected = body_sha256(size)
 
@@ -391,18 +405,21 @@ def bench(args: argparse.Namespace) -> dict[tuple[str, str], list[Run]]:
                     [str(PY), "-m", "testing.s3_discard", "--port", "0"]
                 )
                 servers.append(sink)
-                targets.append(Discard(f"http://127.0.0.1:{port}", size))
+                targets.append(Discard(f"http://127.0.0.1:{port}", size, sink.pid))
             if "moto" in args.targets:
                 moto, endpoint = start_server([str(PY), "-c", MOTO], quiet=True)
                 servers.append(moto)
-                targets.append(Moto(endpoint, size))
+                targets.append(Moto(endpoint, size, moto.pid))
             for i in range(args.runs):
                 for target in targets:
                     for peer in peers:
                         key = f"{peer.name}-{i}"
                         target.before()
                         cmds = peer.pipeline(url, BUCKET, key, target.endpoint)
+                        cpu = process_cpu(src.pid), process_cpu(target.pid)
                         run = spawner.run(cmds, env, Path(tmp))
+                        run.source_cpu = process_cpu(src.pid) - cpu[0]
+                        run.server_cpu = process_cpu(target.pid) - cpu[1]
                         target.check(key, run)
                         results.setdefault((peer.name, target.name), []).append(run)
                         print(progress_line(peer, target, run, size), file=sys.stderr)
@@ -417,8 +434,10 @@ def bench(args: argparse.Namespace) -> dict[tuple[str, str], list[Run]]:
 def progress_line(peer: Peer, target: Target, run: Run, size: int) -> str:
     procs = ", ".join(f"{p.name} {p.cpu:.1f}s {p.rss / 1e6:.0f}MB" for p in run.procs)
     rate = size / run.wall / 1e6
+    servers = f"source {run.source_cpu:.1f}s, {target.name} {run.server_cpu:.1f}s"
     return (
-        f"{peer.name:>10} -> {target.name:7} {run.wall:6.2f}s {rate:6.0f} MB/s  {procs}"
+        f"{peer.name:>10} -> {target.name:7} {run.wall:6.2f}s {rate:6.0f} MB/s  "
+        f"{procs}; {servers}"
     )
 
 
@@ -426,8 +445,9 @@ def table(results: dict[tuple[str, str], list[Run]], size: int) -> str:
     """The medians as a markdown table."""
     rows = [
         "| client | target | wall s | MB/s (min–max) | CPU s/GiB "
-        "| peak RSS MB per process | payload signing / checksums seen |",
-        "|---|---|--:|--:|--:|---|---|",
+        "| peak RSS MB per process | source / S3 server CPU s/GiB "
+        "| payload signing / checksums seen |",
+        "|---|---|--:|--:|--:|---|--:|---|",
     ]
     names = {p.name: p for p in PEERS}
     seen_by = {  # what the discard endpoint saw each client send
@@ -447,8 +467,13 @@ def table(results: dict[tuple[str, str], list[Run]], size: int) -> str:
         seen = seen_by.get(name, peer.signing)
         label = peer.label.replace("|", "\\|")
         rate = f"{size / wall / 1e6:.0f} ({min(rates):.0f}–{max(rates):.0f})"
+        servers = " / ".join(
+            f"{statistics.median(getattr(r, k) for r in runs) / (size / GIB):.2f}"
+            for k in ("source_cpu", "server_cpu")
+        )
         rows.append(
-            f"| {label} | {target} | {wall:.2f} | {rate} | {cpu:.2f} | {rss} | {seen} |"
+            f"| {label} | {target} | {wall:.2f} | {rate} | {cpu:.2f} | {rss} "
+            f"| {servers} | {seen} |"
         )
     return "\n".join(rows)
 
@@ -497,7 +522,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--targets", type=lambda s: s.split(","), default=["discard", "moto"]
     )
+    parser.add_argument(
+        "--devkit-args",
+        type=shlex.split,
+        default=[],
+        help="extra devkit arguments, e.g. '--part-size 16MiB --concurrency 4'",
+    )
     args = parser.parse_args(argv)
+    DEVKIT_ARGS[:] = args.devkit_args
     if shutil.which("curl") is None:
         raise SystemExit("curl is needed for the aws/s5cmd pipelines")
     try:
@@ -508,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     size = args.size * MIB
     runs = f"medians of {args.runs} runs"
     print(f"{args.size} MiB, {runs}; {os.cpu_count()} CPUs; {versions()}")
+    if args.devkit_args:
+        print(f"devkit run with: {shlex.join(args.devkit_args)}")
     print()
     print(table(results, size))
     details = devkit_details(results)

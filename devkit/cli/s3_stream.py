@@ -73,10 +73,15 @@ def _terminate_as_interrupt() -> Iterator[None]:
             signal.signal(s, h)
 
 
-@cli.command("s3-stream")
+@cli.command("s3-stream", short_help="Stream a URL, stdin or file into S3, verified.")
 @click.argument("source")
 @click.argument("dest", metavar="s3://BUCKET/KEY")
-@click.option("--part-size", callback=parse_size, help="Fixed part size (5MiB-5GiB).")
+@click.option(
+    "--part-size",
+    callback=parse_size,
+    metavar="SIZE",
+    help="Fixed part size (5MiB-5GiB).",
+)
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -87,6 +92,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @click.option(
     "--expected-size",
     callback=parse_size,
+    metavar="SIZE",
     help="Size of a stream without Content-Length; a different size fails.",
 )
 @click.option("--content-type", help="Default: the source's, then a guess from KEY.")

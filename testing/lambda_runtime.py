@@ -11,8 +11,10 @@ Each real root is stood for by a folder: /var/task, /var/runtime, /opt.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -93,7 +95,12 @@ class FakeLambda:
             .replace("/opt", str(self.opt))
         )
 
-    def invoke(self, handler: str, environment: dict[str, str] | None = None) -> Any:
+    def invoke(
+        self,
+        handler: str,
+        environment: dict[str, str] | None = None,
+        python: str = sys.executable,
+    ) -> Any:
         """Start the runtime on the task folder, import handler, return its output."""
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -107,7 +114,7 @@ class FakeLambda:
         for name, value in (environment or {}).items():
             env[name] = self.translate(value)
         proc = subprocess.run(
-            [sys.executable, str(self.runtime / "bootstrap.py")],
+            [python, str(self.runtime / "bootstrap.py")],
             cwd=self.task,
             env=env,
             capture_output=True,
@@ -117,3 +124,14 @@ class FakeLambda:
         if proc.returncode != 0:
             raise RuntimeError(f"bootstrap failed: {proc.stderr.strip()}")
         return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def find_python(version: str) -> str | None:
+    """A working `pythonX.Y`: on PATH, else under pyenv (its shims may not run)."""
+    root = os.environ.get("PYENV_ROOT", "/root/.pyenv")
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"))
+    for exe in candidates:
+        if exe and subprocess.run([exe, "-V"], capture_output=True).returncode == 0:
+            return exe
+    return None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
-import subprocess
 import zipfile
 
 import pytest
 
 from devkit.cli import main
+from testing.lambda_runtime import find_python
 
 
 @pytest.fixture
@@ -87,24 +86,13 @@ def test_outside_symlink_gives_one_line(run, function_dir, tmp_path):
     assert rc == 1 and err.startswith("error: symlink ") and err.count("\n") == 1
 
 
-def _python312():
-    for candidate in [shutil.which("python3.12"), *glob.glob(PYENV_312)]:
-        if (
-            candidate
-            and subprocess.run([candidate, "-V"], capture_output=True).returncode == 0
-        ):
-            return candidate
-    return None
-
-
-PYENV_312 = os.path.expanduser("~root/.pyenv/versions/3.12*/bin/python3.12")
-
-
-@pytest.mark.skipif(_python312() is None, reason="needs a python3.12 interpreter")
+@pytest.mark.skipif(
+    find_python("3.12") is None, reason="needs a python3.12 interpreter"
+)
 def test_compile_adds_hash_checked_pyc_that_repeat(
     run, function_dir, tmp_path, monkeypatch
 ):
-    python = _python312()
+    python = find_python("3.12")
     monkeypatch.setenv("PATH", f"{os.path.dirname(python)}:{os.environ['PATH']}")
     assert (
         run(str(function_dir), "--runtime", "python3.12", "--compile", "-o", "a.zip")[0]

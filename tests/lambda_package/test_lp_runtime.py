@@ -8,7 +8,7 @@ import pytest
 
 from devkit.lambda_package.pathsetup import merge_environment
 from devkit.lambda_package.target import resolve_target
-from testing.lambda_runtime import FakeLambda
+from testing.lambda_runtime import FakeLambda, find_python
 
 
 @pytest.fixture
@@ -74,3 +74,19 @@ def test_merge_drops_a_pythonpath_the_pth_replaces():
     assert change.variables == {"B": "2"} and change.changed
     same = merge_environment({"B": "2"}, target)
     assert same.variables == {"B": "2"} and not same.changed
+
+
+def _interpreters():
+    found = [find_python(v) for v in ("3.9", "3.10", "3.12", "3.13", "3.14")]
+    found = [exe for exe in found if exe]
+    return found or [pytest.param(None, marks=pytest.mark.skip("no other Pythons"))]
+
+
+@pytest.mark.parametrize("python", _interpreters())
+def test_pth_works_on_other_python_versions(fake_lambda, python):
+    # The layer goes in /opt/python, the path every runtime version adds.
+    (fake_lambda.opt / "python").mkdir(exist_ok=True)
+    (fake_lambda.opt / "python" / "layermod.py").write_text("WHERE = 'layer'\n")
+    out = fake_lambda.invoke("handler.handler", python=python)
+    assert out["result"]["boto3"] == "lib"
+    assert out["result"]["layermod"] == "layer"

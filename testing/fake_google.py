@@ -180,6 +180,7 @@ class FakeGoogle:
         self._access: dict[str, tuple[str, str, float]] = {}
         self._consented: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self.port = 0  # 0: any free port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -188,7 +189,7 @@ class FakeGoogle:
     def start(self) -> FakeGoogle:
         """Serve on a random loopback port in a daemon thread."""
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -755,3 +756,32 @@ def _session() -> Iterator[requests.Session]:
         yield http
     finally:
         http.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m testing.fake_google [--port N] [--client-file F]`: serve."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--client-file", type=Path, help="write a Desktop client here")
+    args = parser.parse_args(argv)
+    google = FakeGoogle()
+    google.port = args.port
+    google.start()
+    google.seed_purchases()
+    print(f"stand-in for Google on {google.url}", flush=True)
+    if args.client_file:
+        google.client_file(args.client_file, google.add_client())
+        print(f"client file: {args.client_file}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        google.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

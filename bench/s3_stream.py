@@ -169,6 +169,20 @@ class Run:
         return sum(p.cpu for p in self.procs)
 
 
+NOTES = """\
+Wall time is the whole command's (interpreter start-up included); MB/s is
+10^6 bytes per second of it. CPU is user+sys of every client process (curl
+included) per GiB; RSS is each process's peak (ru_maxrss; a process that does
+nothing shows {floor:.0f} MiB here). Signing: every botocore client (the recipe,
+smart_open, the AWS CLI through its config file, devkit by its own default)
+sends UploadPart with an unsigned payload and a CRC32 per part, as against real
+S3 over HTTPS; s5cmd has no such setting and SHA-256-signs every part plus a
+Content-MD5. Into moto, each object was downloaded and SHA-256-checked against
+the source, then deleted; moto's own CompleteMultipartUpload dominates those
+wall times."""
+FLOOR = [0]
+
+
 class BenchError(Exception):
     """A run failed: the table would be wrong, so stop."""
 
@@ -390,9 +404,9 @@ def bench(args: argparse.Namespace) -> dict[tuple[str, str], list[Run]]:
     with tempfile.TemporaryDirectory() as tmp:
         env = client_env(Path(tmp))
         try:
-            floor = spawner.run([["true"]], env, Path(tmp)).procs[0].rss
+            floor = FLOOR[0] = spawner.run([["true"]], env, Path(tmp)).procs[0].rss
             print(
-                f"RSS floor (a process that does nothing): {floor / 1e6:.0f} MB",
+                f"RSS floor (a process that does nothing): {floor / MIB:.0f} MiB",
                 file=sys.stderr,
             )
             src, url = start_server(
@@ -410,6 +424,13 @@ def bench(args: argparse.Namespace) -> dict[tuple[str, str], list[Run]]:
                 moto, endpoint = start_server([str(PY), "-c", MOTO], quiet=True)
                 servers.append(moto)
                 targets.append(Moto(endpoint, size, moto.pid))
+            for peer in peers:  # warm caches (.pyc, page cache); not counted
+                target = targets[0]
+                cmds = peer.pipeline(
+                    url, BUCKET, f"{peer.name}-warmup", target.endpoint
+                )
+                spawner.run(cmds, env, Path(tmp))
+                target.check(f"{peer.name}-warmup", Run(0.0, [], ""))
             for i in range(args.runs):
                 for target in targets:
                     for peer in peers:
@@ -432,7 +453,7 @@ def bench(args: argparse.Namespace) -> dict[tuple[str, str], list[Run]]:
 
 
 def progress_line(peer: Peer, target: Target, run: Run, size: int) -> str:
-    procs = ", ".join(f"{p.name} {p.cpu:.1f}s {p.rss / 1e6:.0f}MB" for p in run.procs)
+    procs = ", ".join(f"{p.name} {p.cpu:.1f}s {p.rss / MIB:.0f}MiB" for p in run.procs)
     rate = size / run.wall / 1e6
     servers = f"source {run.source_cpu:.1f}s, {target.name} {run.server_cpu:.1f}s"
     return (
@@ -445,7 +466,7 @@ def table(results: dict[tuple[str, str], list[Run]], size: int) -> str:
     """The medians as a markdown table."""
     rows = [
         "| client | target | wall s | MB/s (min–max) | CPU s/GiB "
-        "| peak RSS MB per process | source / S3 server CPU s/GiB "
+        "| peak RSS MiB per process | source / S3 server CPU s/GiB "
         "| payload signing / checksums seen |",
         "|---|---|--:|--:|--:|---|--:|---|",
     ]
@@ -461,7 +482,7 @@ def table(results: dict[tuple[str, str], list[Run]], size: int) -> str:
         rates = [size / r.wall / 1e6 for r in runs]
         cpu = statistics.median(r.cpu for r in runs) / (size / GIB)
         rss = " + ".join(
-            f"{p.name} {statistics.median(r.procs[i].rss for r in runs) / 1e6:.0f}"
+            f"{p.name} {statistics.median(r.procs[i].rss for r in runs) / MIB:.0f}"
             for i, p in enumerate(runs[0].procs)
         )
         seen = seen_by.get(name, peer.signing)
@@ -544,6 +565,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"devkit run with: {shlex.join(args.devkit_args)}")
     print()
     print(table(results, size))
+    print()
+    print(NOTES.format(floor=FLOOR[0] / MIB))
     details = devkit_details(results)
     if details:
         print()

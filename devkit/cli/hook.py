@@ -20,13 +20,21 @@ def hook_group() -> None:
 
 @hook_group.command("run")
 @click.option("--all-files", is_flag=True, help="Check every tracked Python file.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Processes (default: one per core).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No per-check summary on stderr.")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-def run_cmd(all_files: bool, quiet: bool, paths: tuple[str, ...]) -> int:
+def run_cmd(
+    all_files: bool, jobs: int | None, quiet: bool, paths: tuple[str, ...]
+) -> int:
     """Check staged files (or --all-files, or PATHs on disk); exit 1 on findings."""
     from devkit.hook.run import run_hook
 
-    result = run_hook(paths, all_files=all_files)
+    result = run_hook(paths, all_files=all_files, jobs=jobs)
     out = sys.stdout
     out.writelines(f.format() + "\n" for f in result.findings)
     out.flush()

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import gc
 import os
 import re
 import sys
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devkit.errors import ConfigError
 from devkit.hook import git
-from devkit.hook.analyse import (
-    FileResult,
-    FileSettings,
-    analyse,
-    analyse_batch,
-    suppressed,
-)
+from devkit.hook.analyse import FileResult, FileSettings, analyse_batch, suppressed
 from devkit.hook.checks.requirements_check import RequirementsCheck
 from devkit.hook.config import CHECKS, HookConfig, parse_pyproject
 from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, read_declared
@@ -95,12 +88,23 @@ def _analyse_all(
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     if jobs <= 1 or len(files) < PARALLEL_MIN_FILES:
-        return [analyse(path, data, settings) for path, data in files]
+        return analyse_batch(files, settings)
+    # Imported here: a small commit never pays for the process pool.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     batches = _balanced(files, jobs * 4)
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        chunks = pool.map(analyse_batch, batches, [settings] * len(batches))
-        return [result for chunk in chunks for result in chunk]
+    # Objects that exist before the fork are never garbage: freezing them keeps
+    # the workers' collections short (pyflakes allocates heavily) and their
+    # pages shared.
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            chunks = pool.map(analyse_batch, batches, [settings] * len(batches))
+            return [result for chunk in chunks for result in chunk]
+    finally:
+        gc.unfreeze()
 
 
 def _balanced(

@@ -7,13 +7,15 @@ import ast
 import pytest
 
 from devkit.hook.checks.debugger_check import check_tree, may_have_debugger
+from devkit.hook.checks.requirements_check import collect_imports
 from devkit.hook.run import run_hook
 from testing.gitrepo import git, write
 
 
 def found(source: str, allowed=frozenset()) -> list[str]:
     tree = ast.parse(source)
-    assert may_have_debugger(source.encode()), "the byte pre-scan must not miss it"
+    imported = [use.dotted for use in collect_imports(tree)]
+    assert may_have_debugger(source.encode(), imported), "the pre-scan missed it"
     return [f"{f.line}: {f.message}" for f in check_tree(tree, "x.py", allowed)]
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import ast
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from devkit.hook.findings import Finding
 
@@ -30,20 +29,23 @@ _TRACKED = frozenset(name.partition(".")[0] for name in DEBUGGER_FUNCTIONS) | {
     "importlib"
 }
 
-# Cheap byte scan first: most files mention no debugger at all, and skipping
-# their tree walk keeps the check nearly free.
-_HINT = re.compile(
-    rb"pdb|pudb|wdb|rdb|pydevd|debugpy|breakpoint|embed|set_trace|start_ipython"
-    rb"|__import__|import_module|^[ \t]*(?:import|from)[ \t][^\n]*\bq\b",
-    re.MULTILINE,
-)
+# Cheap substring scan first: most files mention no debugger at all, and
+# skipping their tree walk keeps the check nearly free. `q` is too short to
+# scan for; its imports are found by the import collector instead.
+_HINTS = (
+    b"pdb", b"pudb", b"wdb", b"rdb", b"pydevd", b"debugpy", b"breakpoint",
+    b"embed", b"set_trace", b"start_ipython", b"__import__", b"import_module",
+)  # fmt: skip
+_TOP_LEVELS = frozenset(name.partition(".")[0] for name in DEBUGGER_MODULES)
 
 CODE = "T100"
 
 
-def may_have_debugger(source: bytes) -> bool:
-    """Whether the source mentions anything the tree walk could flag."""
-    return _HINT.search(source) is not None
+def may_have_debugger(source: bytes, imported: Iterable[str] = ()) -> bool:
+    """Whether the source or its imported modules hint at anything to flag."""
+    return any(hint in source for hint in _HINTS) or any(
+        name.partition(".")[0] in _TOP_LEVELS for name in imported
+    )
 
 
 def check_tree(

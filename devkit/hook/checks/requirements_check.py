@@ -25,54 +25,63 @@ _SOFT_HANDLERS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseExcept
 _CONDITION_NAMES = {"TYPE_CHECKING", "version_info", "platform", "name", "system"}
 
 
+_COMPOUND = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor,
+    ast.While, ast.With, ast.AsyncWith,
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ImportUse:
-    """An absolute, unconditional import: dotted module (plus imported name)."""
+    """An absolute import: dotted module (plus imported name) and where it is.
+
+    `optional` marks imports guarded by try/except ImportError or made only
+    under TYPE_CHECKING, a platform or a Python version: they need no requirement.
+    """
 
     dotted: str
     line: int
     col: int
+    optional: bool = False
 
 
 def collect_imports(tree: ast.Module) -> list[ImportUse]:
-    """Required imports of a module, skipping guarded and conditional ones."""
+    """Every absolute import of a module, guarded and conditional ones marked."""
     uses: list[ImportUse] = []
-    _walk(tree.body, uses)
+    _walk(tree.body, uses, False)
     return uses
 
 
-def _walk(body: Iterable[ast.stmt], uses: list[ImportUse]) -> None:
+def _walk(body: Iterable[ast.stmt], uses: list[ImportUse], optional: bool) -> None:
     # Imports are statements, so only statement lists are walked: far fewer
     # nodes than ast.walk, which matters on large trees.
     for node in body:
         if isinstance(node, ast.Import):
-            uses.extend(
-                ImportUse(a.name, node.lineno, node.col_offset + 1) for a in node.names
-            )
+            where = (node.lineno, node.col_offset + 1, optional)
+            uses.extend(ImportUse(a.name, *where) for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0 and node.module and node.module != "__future__":
+                where = (node.lineno, node.col_offset + 1, optional)
                 uses.extend(
-                    ImportUse(
-                        f"{node.module}.{a.name}", node.lineno, node.col_offset + 1
-                    )
-                    for a in node.names
+                    ImportUse(f"{node.module}.{a.name}", *where) for a in node.names
                 )
         elif isinstance(node, ast.Try | ast.TryStar):
-            if not any(_is_soft(h) for h in node.handlers):
-                _walk(node.body, uses)
+            soft = any(_is_soft(h) for h in node.handlers)
+            _walk(node.body, uses, optional or soft)
             for handler in node.handlers:
-                _walk(handler.body, uses)
-            _walk(node.orelse, uses)
-            _walk(node.finalbody, uses)
+                _walk(handler.body, uses, optional)
+            _walk(node.orelse, uses, optional)
+            _walk(node.finalbody, uses, optional)
         elif isinstance(node, ast.If):
-            if not _is_conditional(node.test):
-                _walk(node.body, uses)
-                _walk(node.orelse, uses)
-        else:
-            for name in ("body", "orelse", "finalbody"):
-                _walk(getattr(node, name, ()), uses)
-            for case in getattr(node, "cases", ()):
-                _walk(case.body, uses)
+            conditional = optional or _is_conditional(node.test)
+            _walk(node.body, uses, conditional)
+            _walk(node.orelse, uses, conditional)
+        elif isinstance(node, _COMPOUND):
+            _walk(node.body, uses, optional)
+            _walk(getattr(node, "orelse", ()), uses, optional)
+        elif isinstance(node, ast.Match):
+            for case in node.cases:
+                _walk(case.body, uses, optional)
 
 
 def _is_soft(handler: ast.ExceptHandler) -> bool:
@@ -111,6 +120,8 @@ class RequirementsCheck:
         findings, seen = [], set()
         siblings = self.local_modules.get(path.rpartition("/")[0], set())
         for use in uses:
+            if use.optional:
+                continue
             top = use.dotted.partition(".")[0]
             if self._not_third_party(use.dotted, top, siblings):
                 continue

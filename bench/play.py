@@ -188,7 +188,7 @@ def rows(
             '$(gcloud auth application-default print-access-token)" "$0"'
         )
         table.append(
-            ("gcloud print-access-token | curl", ["sh", "-c", shell, url], gc_env)
+            ("gcloud print-access-token + curl", ["sh", "-c", shell, url], gc_env)
         )
     return table
 
@@ -224,6 +224,9 @@ def main() -> int:
             print(
                 "\ngcloud row skipped: needs gcloud, curl and a loopback-only namespace"
             )
+        print("calls/run: token grants + API calls the stand-in saw per run")
+        if TIME:
+            print("CPU from GNU time has 10 ms resolution")
         print("oauth2l: not on PyPI, npm or Debian; not run")
         print(json.dumps({"python": sys.version.split()[0], "cpus": os.cpu_count()}))
     return 0

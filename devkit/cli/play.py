@@ -11,6 +11,7 @@ import webbrowser
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 import click
 
@@ -133,7 +134,13 @@ def play_auth_cmd(
             out.info("Opened your browser for Google sign-in; waiting for consent...")
             out.info(f"If nothing opened, visit: {url}")
         else:
-            out.info(f"Could not open a browser. Visit this URL on this machine: {url}")
+            port = _redirect_port(url)
+            out.info(
+                "Could not open a browser. Open this URL in a browser on this machine, "
+                f"or on yours after `ssh -L {port}:127.0.0.1:{port} THIS-HOST`, "
+                "or rerun with --no-browser:"
+            )
+            out.err.print(url, markup=False, highlight=False, soft_wrap=True)
 
     result = authorize(
         options,
@@ -155,6 +162,11 @@ def play_auth_cmd(
     out.info(f"Stored the refresh token in {result.path} (mode 0600).")
     out.warn(TESTING_WARNING)
     return ExitCode.OK
+
+
+def _redirect_port(url: str) -> str:
+    redirect = parse_qs(urlsplit(url).query).get("redirect_uri", [""])[0]
+    return str(urlsplit(redirect).port or "PORT")
 
 
 def _open_browser(url: str) -> bool:

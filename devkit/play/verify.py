@@ -213,6 +213,12 @@ def api_error(status: int, body: str, options: VerifyOptions) -> Exception:
             f"{status} {reason}: enable the Google Play Android Developer API in "
             "the Cloud project of these credentials (Cloud Console > APIs & Services)"
         )
+    if status == 401 and reason == "authError":
+        return CredentialsRejected(
+            f"401 authError ({message}): the API refused the access token; the "
+            "credentials lack the androidpublisher scope or come from another token "
+            "server (check --api-endpoint); run devkit play-auth again"
+        )
     if status in (401, 403):
         return CredentialsRejected(
             f"{status} {reason or 'permission denied'} for {package} ({message}): the "

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from devkit.cli import main
 from testing.fake_google import PACKAGE, ScriptedBrowser, consent_redirect
@@ -139,3 +140,38 @@ def test_paste_timeout_through_a_real_process(fake, desktop_client, record_outpu
     record_output(out.decode() + err.decode())
     assert proc.returncode == 1
     assert b"error: nothing was pasted within 1 s" in err
+
+
+def test_no_browser_found_prints_url_with_ssh_hint(
+    fake, desktop_client, output, monkeypatch
+):
+    _, client_file = desktop_client
+    browser = ScriptedBrowser()
+
+    def user_opens_it_by_hand(url):
+        browser(url)  # the person copies the printed URL into a browser
+        return False  # webbrowser found none
+
+    monkeypatch.setattr("devkit.cli.play._open_browser", user_opens_it_by_hand)
+    monkeypatch.setattr("devkit.cli.play._stdin_is_tty", lambda: True)
+    assert main(["play-auth", "--client-secrets", str(client_file)]) == 0
+    browser.wait()
+    _, err = output.read()
+    port = urlsplit(fake.auth_requests[-1]["redirect_uri"]).port
+    assert f"ssh -L {port}:127.0.0.1:{port} THIS-HOST" in err
+    assert browser.opened[0] in err
+
+
+def test_no_browser_found_and_no_terminal_fails_fast(
+    fake, desktop_client, output, monkeypatch
+):
+    _, client_file = desktop_client
+    monkeypatch.setattr("devkit.cli.play._open_browser", lambda url: False)
+    monkeypatch.setattr("devkit.cli.play._stdin_is_tty", lambda: False)
+    started = time.monotonic()
+    assert main(["play-auth", "--client-secrets", str(client_file)]) == 1
+    assert time.monotonic() - started < 5
+    assert (
+        "error: no browser could be opened and stdin is not a terminal"
+        in output.read()[1]
+    )

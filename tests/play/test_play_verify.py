@@ -17,6 +17,7 @@ from testing.fake_google import (
     FORBIDDEN_PACKAGE,
     OTHER_PACKAGE,
     PACKAGE,
+    FakeGoogle,
     free_port,
     subscription_document,
 )
@@ -285,6 +286,20 @@ def test_unreachable_token_endpoint(fake, stored_credentials, output):
     stored_credentials.write_text(json.dumps(doc))
     assert _cli(fake, stored_credentials, PACKAGE, "active-token") == 6
     assert f"cannot reach the token endpoint {doc['token_uri']}" in output.read()[1]
+
+
+def test_access_token_refused_by_the_api(fake, stored_credentials, output):
+    with FakeGoogle() as elsewhere:  # an API that did not issue the token
+        argv = ["play-verify", PACKAGE, "active-token"]
+        argv += [
+            "--credentials",
+            str(stored_credentials),
+            "--api-endpoint",
+            elsewhere.url,
+        ]
+        assert main(argv) == 4
+    err = output.read()[1]
+    assert "401 authError" in err and "lack the androidpublisher scope" in err
 
 
 def test_unreachable_api(fake, stored_credentials, output):

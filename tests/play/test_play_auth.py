@@ -498,3 +498,29 @@ def test_loopback_ignores_stray_requests_until_the_redirect():
 def test_loopback_deadline():
     with LoopbackReceiver(0, "/") as receiver, pytest.raises(RedirectTimeout):
         receiver.wait(time.monotonic() + 0.2)
+
+
+def test_web_client_registered_as_localhost(fake, tmp_path):
+    port = free_port()
+    uri = f"http://localhost:{port}/"
+    client = fake.add_client("web", [uri])
+    client_file = fake.client_file(tmp_path / "web.json", client)
+    # pytest-socket allows 127.0.0.1 only; a real browser falls back to it from ::1.
+    browser = ScriptedBrowser(
+        rewrite_redirect=lambda u: u.replace("localhost", "127.0.0.1")
+    )
+    result = authorize(_options(client_file, tmp_path), opener=browser)
+    browser.wait()
+    assert fake.auth_requests[-1]["redirect_uri"] == uri  # sent exactly as registered
+    assert result.path.exists()
+
+
+def test_web_client_paste_uses_the_registered_uri(fake, tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}/oauth2callback"
+    client = fake.add_client("web", [uri])
+    client_file = fake.client_file(tmp_path / "web.json", client)
+    on_url, read, _ = _paster(consent_redirect)
+    authorize(
+        _options(client_file, tmp_path, paste=True), read_paste=read, on_url=on_url
+    )
+    assert fake.auth_requests[-1]["redirect_uri"] == uri

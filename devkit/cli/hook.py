@@ -15,7 +15,12 @@ from devkit.errors import DevkitError, ExitCode
 
 @cli.group("hook")
 def hook_group() -> None:
-    """Check staged Python files before each commit (imports, pyflakes, debuggers)."""
+    """Check Python files before each commit.
+
+    Three checks on exactly what is staged: imports no requirement declares,
+    pyflakes, and leftover debugger calls. Settings: [tool.devkit.hook] in
+    pyproject.toml.
+    """
 
 
 @hook_group.command("run")
@@ -31,7 +36,12 @@ def hook_group() -> None:
 def run_cmd(
     all_files: bool, jobs: int | None, quiet: bool, paths: tuple[str, ...]
 ) -> int:
-    """Check staged files (or --all-files, or PATHs on disk); exit 1 on findings."""
+    """Check staged files; exit 1 on findings.
+
+    With no arguments, the staged content of the staged Python files is read
+    from the index (the working tree is never touched). --all-files checks
+    every tracked Python file as staged; PATHs are checked as they are on disk.
+    """
     from devkit.hook.run import run_hook
 
     result = run_hook(paths, all_files=all_files, jobs=jobs)
@@ -49,7 +59,12 @@ def run_cmd(
 @hook_group.command("install")
 @click.option("-f", "--force", is_flag=True, help="Replace a hook that is not ours.")
 def install_cmd(force: bool) -> int:
-    """Install the pre-commit hook into this repository (keeps an existing hook)."""
+    """Install the git pre-commit hook.
+
+    Goes where git runs hooks (worktrees and core.hooksPath included). A hook
+    that is not devkit's is kept as pre-commit.legacy and runs first, unless
+    --force. Installing twice changes nothing.
+    """
     from devkit.hook.install import install
 
     result = install(force=force)
@@ -64,7 +79,7 @@ def install_cmd(force: bool) -> int:
 
 @hook_group.command("uninstall")
 def uninstall_cmd() -> int:
-    """Remove devkit's pre-commit hook and restore the one it kept."""
+    """Remove the hook; restore a kept one."""
     from devkit.hook.install import uninstall
 
     result = uninstall()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dateutil
+import click
 import requests
 
 from devkit.hook import run as hook_run
@@ -25,7 +25,7 @@ def lines(result):
 
 def corpus(repo: Path) -> list[Path]:
     """Two real packages with real pyflakes findings, copied into the repo."""
-    for module in (requests, dateutil):
+    for module in (requests, click):
         source = Path(module.__file__).parent
         shutil.copytree(
             source, repo / source.name, ignore=shutil.ignore_patterns("*.pyc")
@@ -36,7 +36,7 @@ def corpus(repo: Path) -> list[Path]:
 def test_findings_equal_pyflakes_own(repo):
     files = corpus(repo)
     proc = subprocess.run(
-        [sys.executable, "-m", "pyflakes", "requests", "dateutil"],
+        [sys.executable, "-m", "pyflakes", "requests", "click"],
         cwd=repo,
         capture_output=True,
         text=True,

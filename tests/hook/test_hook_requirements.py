@@ -155,9 +155,16 @@ def test_guarded_by_other_exceptions_still_counts(repo):
     ]
 
 
-def test_one_finding_per_module_per_file(repo):
-    source = "import yaml\nfrom yaml import safe_load\nimport yaml.constructor\n"
-    assert len(check(repo, {"requirements.txt": "x\n", "app.py": source})) == 1
+def test_one_finding_per_missing_distribution_per_file(repo):
+    source = (
+        "import yaml\nfrom yaml import safe_load\nimport yaml.constructor\n"
+        "import google.auth\nfrom google.oauth2 import service_account\n"
+    )
+    assert check(repo, {"requirements.txt": "x\n", "app.py": source}) == [
+        "app.py:1:1: 'yaml' is imported but no requirement provides it (add PyYAML)",
+        "app.py:4:1: 'google.auth' is imported but no requirement provides it "
+        "(add google-auth)",
+    ]
 
 
 def test_requirement_files_with_includes_options_markers_and_urls(repo):

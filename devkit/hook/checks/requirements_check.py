@@ -116,8 +116,10 @@ class RequirementsCheck:
     ignore_modules: tuple[str, ...] = ()
 
     def check(self, path: str, uses: list[ImportUse]) -> list[Finding]:
-        """One finding per undeclared module per file, at its first import."""
-        findings, seen = [], set()
+        """One finding per missing distribution per file, at its first import."""
+        findings: list[Finding] = []
+        seen: set[str] = set()  # module names already judged
+        reported: set[str] = set()  # distributions already named
         siblings = self.local_modules.get(path.rpartition("/")[0], set())
         for use in uses:
             if use.optional:
@@ -130,7 +132,8 @@ class RequirementsCheck:
                 continue
             seen.add(name)
             missing = self._missing(use.dotted)
-            if missing:
+            if missing and canonicalize_name(missing) not in reported:
+                reported.add(canonicalize_name(missing))
                 message = (
                     f"'{name}' is imported but no requirement provides it "
                     f"(add {missing})"

@@ -98,7 +98,9 @@ def lambda_package_cmd(
         BuildOptions,
         InstallOptions,
         build_package,
+        check_function,
         deploy_package,
+        resolve_target,
     )
 
     install = InstallOptions(
@@ -119,6 +121,8 @@ def lambda_package_cmd(
         excludes=exclude,
         install=install,
     )
+    if function:  # fail before building when the function cannot take the zip
+        check_function(function, aws.lambda_(), resolve_target(runtime, arch))
     result = build_package(opts, on_status=out.info)
     for warning in result.warnings:
         out.warn(warning)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devkit.lambda_package.build import BuildOptions, BuildResult, build_package
-from devkit.lambda_package.deploy import DeployResult, deploy_package
+from devkit.lambda_package.deploy import DeployResult, check_function, deploy_package
 from devkit.lambda_package.install import InstallOptions
 from devkit.lambda_package.target import Target, resolve_target
 
@@ -14,6 +14,7 @@ __all__ = [
     "InstallOptions",
     "Target",
     "build_package",
+    "check_function",
     "deploy_package",
     "resolve_target",
 ]

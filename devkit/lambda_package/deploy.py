@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from devkit.errors import UploadError
 from devkit.lambda_package.build import DIRECT_UPLOAD_LIMIT, BuildResult
 from devkit.lambda_package.pathsetup import merge_environment
+from devkit.lambda_package.target import Target
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -29,17 +31,17 @@ class DeployResult:
     s3_location: str | None
 
 
-def deploy_package(
-    build: BuildResult,
-    function: str,
-    client: LambdaClient,
-    s3: S3Client | None = None,
-    s3_bucket: str | None = None,
-    on_status: Callable[[str], None] = lambda _msg: None,
-) -> DeployResult:
-    """Update the function's code (unless unchanged) and merge its environment."""
+def check_function(function: str, client: LambdaClient, target: Target) -> None:
+    """Before building: the function exists and runs the runtime and arch targeted."""
+    with _converted(function):
+        conf = client.get_function_configuration(FunctionName=function)
+        _check_target(target, function, conf.get("Runtime"), conf.get("Architectures"))
+
+
+@contextmanager
+def _converted(function: str) -> Iterator[None]:
     try:
-        return _deploy(build, function, client, s3, s3_bucket, on_status)
+        yield
     except ClientError as exc:
         err = exc.response.get("Error", {})
         code, message = err.get("Code", "Error"), err.get("Message", str(exc))
@@ -52,6 +54,19 @@ def deploy_package(
         raise UploadError(f"deploying {function} failed: {exc}") from exc
 
 
+def deploy_package(
+    build: BuildResult,
+    function: str,
+    client: LambdaClient,
+    s3: S3Client | None = None,
+    s3_bucket: str | None = None,
+    on_status: Callable[[str], None] = lambda _msg: None,
+) -> DeployResult:
+    """Update the function's code (unless unchanged) and merge its environment."""
+    with _converted(function):
+        return _deploy(build, function, client, s3, s3_bucket, on_status)
+
+
 def _deploy(
     build: BuildResult,
     function: str,
@@ -61,7 +76,9 @@ def _deploy(
     on_status: Callable[[str], None],
 ) -> DeployResult:
     conf = client.get_function_configuration(FunctionName=function)
-    _check_target(build, function, conf.get("Runtime"), conf.get("Architectures"))
+    _check_target(
+        build.target, function, conf.get("Runtime"), conf.get("Architectures")
+    )
     location = None
     updated = conf.get("CodeSha256") != build.code_sha256
     if updated:
@@ -100,18 +117,18 @@ def _deploy(
 
 
 def _check_target(
-    build: BuildResult, function: str, runtime: str | None, arches: Sequence[str] | None
+    target: Target, function: str, runtime: str | None, arches: Sequence[str] | None
 ) -> None:
-    if runtime and runtime != build.target.runtime:
+    if runtime and runtime != target.runtime:
         raise UploadError(
             f"function {function} runs {runtime} but the zip targets "
-            f"{build.target.runtime}: rebuild with --runtime {runtime}"
+            f"{target.runtime}: rebuild with --runtime {runtime}"
         )
     arch = (arches or ["x86_64"])[0]
-    if arch != build.target.arch:
+    if arch != target.arch:
         raise UploadError(
             f"function {function} runs on {arch} but the zip targets "
-            f"{build.target.arch}: rebuild with --arch {arch}"
+            f"{target.arch}: rebuild with --arch {arch}"
         )
 
 

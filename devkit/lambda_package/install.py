@@ -250,7 +250,7 @@ def run_installer(
 
 
 _NO_WHEEL = re.compile(
-    r"Because (?:only )?(?P<pkg>[A-Za-z0-9_.\-]+?)(?:[=<>!~]=?\S+)?"
+    r"Because (?:only )?(?P<pkg>[A-Za-z0-9_.\-]+?(?:==[^\s,]+)?)(?:[<>!~]=?\S+)?"
     r"(?: is available and \S+)? has no (?:usable )?wheels"
 )
 _NOT_FOUND = re.compile(r"Because (?P<pkg>[A-Za-z0-9_.\-]+) was not found in the")

@@ -104,7 +104,7 @@ def test_too_new_glibc_wheel_fails_naming_the_package(build, function_dir, insta
 
 def test_no_wheel_for_the_python_version_fails_naming_the_package(build, function_dir):
     (function_dir / "requirements.txt").write_text("extpkg\n")
-    with pytest.raises(BuildError, match=r"^no wheel of extpkg for python3\.13"):
+    with pytest.raises(BuildError, match=r"^no wheel of extpkg==2\.0 for python3\.13"):
         build(function_dir, runtime="python3.13")
 
 

@@ -66,7 +66,7 @@ def test_bad_input_gives_one_line_and_exit_2(run, function_dir, args, message):
     ("requirements", "message"),
     [
         ("nosuchpkg\n", "error: no usable version of nosuchpkg for python3.12"),
-        ("newglibc\n", "error: no wheel of newglibc for python3.12"),
+        ("newglibc\n", "error: no wheel of newglibc==1.0 for python3.12"),
         ("purepkg==1.0\npurepkg==2.0\n", "error: conflicting requirements: "),
     ],
 )

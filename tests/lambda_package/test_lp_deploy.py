@@ -124,3 +124,33 @@ def test_cli_builds_and_deploys(
     conf = client.get_function_configuration(FunctionName=function)
     assert conf["CodeSha256"] == doc["code_sha256"]
     assert "removed PYTHONPATH" in captured.err
+
+
+def test_cli_checks_the_function_before_building(
+    function_dir, wheelhouse, tmp_path, moto_url, function, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    rc = main(
+        [
+            "lambda-package",
+            str(function_dir),
+            "--runtime",
+            "python3.12",
+            "--arch",
+            "arm64",
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            "--deploy",
+            function,
+            "--endpoint-url",
+            moto_url,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err == (
+        f"error: function {function} runs on x86_64 but the zip targets "
+        "arm64: rebuild with --arch x86_64\n"
+    )
+    assert not (tmp_path / "fn.zip").exists()

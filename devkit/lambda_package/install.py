@@ -85,6 +85,21 @@ def installer_version(installer: str) -> str:
         ) from exc
 
 
+_INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
+
+
+def requirements_content(path: Path, seen: frozenset[Path] = frozenset()) -> bytes:
+    """The file's bytes plus those of every -r/-c file it names, recursively."""
+    data = path.read_bytes()
+    parts = [data]
+    for line in data.decode(errors="replace").splitlines():
+        match = _INCLUDE.match(line)
+        included = (path.parent / match[1]).resolve() if match else None
+        if included and included not in seen and included.is_file():
+            parts.append(requirements_content(included, seen | {path.resolve()}))
+    return b"\0".join(parts)
+
+
 def cache_key(requirements: bytes, target: Target, opts: InstallOptions) -> str:
     """Hash of everything that decides what gets installed."""
     parts = {
@@ -110,7 +125,7 @@ def ensure_dependencies(
     on_status: Callable[[str], None] = lambda _msg: None,
 ) -> Dependencies:
     """Return the cache entry for these requirements, installing on a miss."""
-    key = cache_key(requirements.read_bytes(), target, opts)
+    key = cache_key(requirements_content(requirements), target, opts)
     entry = opts.cache_dir / key
     if (entry / "meta.json").is_file():
         return Dependencies(key, entry, True, opts.installer)

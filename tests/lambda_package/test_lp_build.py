@@ -287,3 +287,12 @@ def test_unwritable_output_folder_is_a_config_error(build, function_dir, tmp_pat
         pytest.skip("running as root: permissions are not enforced")
     with pytest.raises(ConfigError, match="not writable"):
         build(function_dir, output=locked / "out.zip")
+
+
+def test_editing_an_included_requirements_file_installs_again(build, function_dir):
+    (function_dir / "base.txt").write_text("purepkg==1.0\n")
+    (function_dir / "requirements.txt").write_text("-r base.txt\n")
+    assert build(function_dir).cache_hit is False
+    assert build(function_dir).cache_hit is True
+    (function_dir / "base.txt").write_text("purepkg==2.0\n")
+    assert build(function_dir).cache_hit is False

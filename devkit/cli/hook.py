@@ -45,8 +45,9 @@ def run_cmd(
     from devkit.hook.run import run_hook
 
     result = run_hook(paths, all_files=all_files, jobs=jobs)
-    out = sys.stdout
-    out.writelines(f.format() + "\n" for f in result.findings)
+    # Bytes, so a path that is not valid UTF-8 prints as git stores it.
+    out = sys.stdout.buffer
+    out.writelines(os.fsencode(f.format() + "\n") for f in result.findings)
     out.flush()
     if not quiet:
         for summary in result.summaries:

@@ -192,3 +192,12 @@ def test_committed_hook_is_the_installed_template(tmp_path):
     assert (
         install(repo, python=".venv/bin/python").hook.read_text() == script.read_text()
     )
+
+
+def test_commit_all_checks_the_working_tree_changes(repo):
+    # `git commit -a` runs the hook with GIT_INDEX_FILE at index.lock.
+    write(repo, "app.py", CLEAN)
+    commit_all(repo)
+    install(repo)
+    write(repo, "app.py", BAD)
+    assert git(repo, "commit", "-a", "-m", "all", check=False).returncode == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -113,3 +115,15 @@ def test_first_commit_and_nothing_staged(repo):
     write(repo, "a.py", CLEAN)
     git(repo, "add", "a.py")
     assert run_hook().files == 1
+
+
+def test_non_utf8_file_name_is_printed_as_stored(repo):
+    name = os.fsdecode(b"caf\xe9.py")
+    write(repo, name, UNUSED)
+    git(repo, "add", ".")
+    proc = subprocess.run(
+        [sys.executable, "-m", "devkit", "hook", "run", "-q"],
+        capture_output=True,
+        env={**os.environ, "LC_ALL": "C.UTF-8"},
+    )
+    assert proc.stdout == b"caf\xe9.py:1:1: 'json' imported but unused\n"

@@ -499,6 +499,31 @@ def table(results: dict[tuple[str, str], list[Run]], size: int) -> str:
     return "\n".join(rows)
 
 
+def paired_ratios(results: dict[tuple[str, str], list[Run]]) -> str:
+    """devkit's throughput over the fastest peer's in the same round, per target.
+
+    Rounds run every client back to back, so a ratio within one round is less
+    exposed to the machine's load drifting than a ratio of medians.
+    """
+    lines = []
+    for target in dict.fromkeys(t for _, t in results):
+        mine = results.get(("devkit", target))
+        peers = [
+            runs for (n, t), runs in results.items() if t == target and n != "devkit"
+        ]
+        if not mine or not peers:
+            continue
+        ratios = [
+            min(runs[i].wall for runs in peers) / run.wall for i, run in enumerate(mine)
+        ]
+        shown = ", ".join(f"{r:.2f}" for r in ratios)
+        lines.append(
+            f"- devkit / fastest peer, same round, into {target}: {shown} "
+            f"(median {statistics.median(ratios):.2f})"
+        )
+    return "\n".join(lines)
+
+
 def devkit_details(results: dict[tuple[str, str], list[Run]]) -> str:
     """devkit's own JSON for one run per target (part size, parts, checksum)."""
     lines = []
@@ -567,6 +592,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results, size))
     print()
     print(NOTES.format(floor=FLOOR[0] / MIB))
+    ratios = paired_ratios(results)
+    if ratios:
+        print()
+        print(ratios)
     details = devkit_details(results)
     if details:
         print()

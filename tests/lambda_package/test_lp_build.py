@@ -271,9 +271,11 @@ def test_no_requirements_builds_sources_only(build, function_dir):
         ({"requirements": "nope.txt"}, "requirements file .*nope.txt not found"),
         ({"output": "nodir/out.zip"}, "cannot write .*folder .*nodir does not exist"),
         ({"output": "."}, "is a folder: pass -o"),
+        ({"output": "afile/out.zip"}, "cannot write .*afile is not a folder"),
     ],
 )
 def test_bad_input_is_a_config_error(build, function_dir, tmp_path, kwargs, message):
+    (tmp_path / "afile").write_text("")
     src = tmp_path / kwargs.pop("src") if "src" in kwargs else function_dir
     args = {k: tmp_path / v for k, v in kwargs.items()}
     with pytest.raises(ConfigError, match=message):
@@ -296,3 +298,13 @@ def test_editing_an_included_requirements_file_installs_again(build, function_di
     assert build(function_dir).cache_hit is True
     (function_dir / "base.txt").write_text("purepkg==2.0\n")
     assert build(function_dir).cache_hit is False
+
+
+def test_old_lib_folder_in_sources_is_left_out_with_a_warning(build, function_dir):
+    (function_dir / "lib" / "stale").mkdir(parents=True)
+    (function_dir / "lib" / "stale" / "__init__.py").write_text("")
+    result = build(function_dir)
+    assert not [n for n in names(result.output) if n.startswith("lib/stale")]
+    assert result.warnings == [
+        f"{function_dir / 'lib'} is left out: lib/ holds the installed requirements"
+    ]

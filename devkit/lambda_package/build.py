@@ -155,10 +155,12 @@ def _check_output(output: Path) -> Path:
     output = output.absolute()
     if output.is_dir():
         raise ConfigError(f"output {output} is a folder: pass -o with a .zip file name")
-    if not output.parent.is_dir():
+    if not output.parent.exists():
         raise ConfigError(
             f"cannot write {output}: folder {output.parent} does not exist"
         )
+    if not output.parent.is_dir():
+        raise ConfigError(f"cannot write {output}: {output.parent} is not a folder")
     if not os.access(output.parent, os.W_OK):
         raise ConfigError(
             f"cannot write {output}: folder {output.parent} is not writable"
@@ -225,9 +227,12 @@ def _fmt(largest: Sequence[tuple[str, int]]) -> str:
 def _write_atomically(
     output: Path, entries: Sequence[ZipEntry], stamp: tuple[int, int]
 ) -> None:
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{output.name}.", suffix=".tmp", dir=output.parent
-    )
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{output.name}.", suffix=".tmp", dir=output.parent
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot write {output}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             write_zip(fh, entries, stamp)

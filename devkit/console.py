@@ -6,18 +6,12 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 @dataclass
@@ -57,7 +51,18 @@ class Output:
     @contextmanager
     def byte_progress(self, description: str, total: int | None) -> Iterator[ByteBar]:
         """A transfer bar on stderr; call the yielded bar with each byte count."""
-        disabled = self.quiet or self.json or not self.err.is_terminal
+        if self.quiet or self.json or not self.err.is_terminal:
+            yield ByteBar(None, None, description)  # no bar: rich.progress not loaded
+            return
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         columns = [
             TextColumn("{task.description}"),
             BarColumn(),
@@ -65,9 +70,7 @@ class Output:
             TransferSpeedColumn(),
             TimeRemainingColumn(),
         ]
-        with Progress(
-            *columns, console=self.err, transient=True, disable=disabled
-        ) as progress:
+        with Progress(*columns, console=self.err, transient=True) as progress:
             task = progress.add_task(description, total=total)
             yield ByteBar(progress, task, description)
 
@@ -76,13 +79,16 @@ class Output:
 class ByteBar:
     """The `on_bytes` callback of a transfer, and its phase after the bytes."""
 
-    progress: Progress
-    task: TaskID
+    progress: Progress | None
+    task: TaskID | None
     description: str
 
     def __call__(self, n: int) -> None:
-        self.progress.update(self.task, advance=n)
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, advance=n)
 
     def phase(self, text: str) -> None:
         """Say what happens once every byte is sent (e.g. 'verifying')."""
-        self.progress.update(self.task, description=f"{self.description} ({text})")
+        if self.progress is not None and self.task is not None:
+            text = f"{self.description} ({text})"
+            self.progress.update(self.task, description=text)

@@ -203,6 +203,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     resources: dict[str, Resource]
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that hangs up early is a test scenario, not noise
+
 
 class HttpSource:
     """A running source server; `add()` a path, then fetch `url(path)`."""

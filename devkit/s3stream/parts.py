@@ -21,21 +21,23 @@ class S3Limits:
     min_part: int = 5 * MiB
     max_part: int = 5 * GiB
     max_parts: int = 10_000
-    # 6 MiB x (3 in flight + 1 filling) = 24 MiB of buffers, which keeps a
-    # 1 GiB stream under 90 MB of RSS; growing from 6 MiB reaches 5.9 TiB.
-    default_part: int = 6 * MiB
+    # 5 MiB x (3 in flight + 1 filling) = 20 MiB of buffers: with the ~64 MiB
+    # that Python, boto3's S3 client and requests take, a stream of any size
+    # peaks under 90 MB of RSS.
+    default_part: int = 5 * MiB
 
     @property
     def max_object(self) -> int:
         return self.max_part * self.max_parts
 
 
-# Growing parts double every tenth of the part budget: 6 MiB parts reach
-# 6 MiB x 1,000 x (2^10 - 1) = 5.9 TiB in 10,000 parts, so a stream of
-# unknown size up to 5 TiB (S3's long-standing object limit) fits, and a 5 GiB
-# stream never leaves 6 MiB parts. S3 now stores up to 10,000 x 5 GiB, but
-# only a stream whose size is known up front (--expected-size) can use it all.
-GROWTH_TIERS = 10
+# Growing parts double every eleventh of the part budget: 5 MiB parts reach
+# 909 x 5 MiB x (2^11 - 1) = 8.9 TiB in 10,000 parts (the last tier is S3's
+# 5 GiB maximum), so a stream of unknown size up to 5 TiB (S3's long-standing
+# object limit) fits, and a 4.4 GiB stream never leaves 5 MiB parts. S3 now
+# stores up to 10,000 x 5 GiB, but only a stream whose size is known up front
+# (--expected-size) can use all of that.
+GROWTH_TIERS = 11
 
 
 @dataclass(frozen=True)

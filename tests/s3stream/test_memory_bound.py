@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 from conftest import KiB
 
@@ -15,26 +16,19 @@ MiB = 1024 * KiB
 
 
 def _peak_rss_mib(source_url, endpoint, extra=()):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devkit",
-            "s3-stream",
-            source_url,
-            "s3://sink/obj",
-            "--endpoint-url",
-            endpoint,
-            "-q",
-            *extra,
-        ],  # fmt: skip
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=os.environ.copy(),
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read()
-    return usage.ru_maxrss / 1024
+    # The process's own VmHWM: wait4's ru_maxrss would include this (large)
+    # pytest process's RSS, which Linux carries into a child at exec.
+    with tempfile.NamedTemporaryFile("r") as out:
+        cmd = [sys.executable, "-m", "testing.peak_rss", out.name, "-m", "devkit"]
+        cmd += ["s3-stream", source_url, "s3://sink/obj", "--endpoint-url", endpoint]
+        proc = subprocess.run(
+            [*cmd, "-q", *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=os.environ.copy(),
+        )
+        assert proc.returncode == 0, proc.stderr
+        return int(out.read()) / 1024
 
 
 def test_peak_rss_is_flat_in_the_object_size_and_bounded_by_the_parts():

@@ -24,12 +24,12 @@ def endpoint(s3_server, monkeypatch):
 
 
 def test_prints_one_result_line_on_stdout(endpoint, s3, bucket, source, capsys):
-    source.add("/a.bin", 6 * 1024 * KiB)
+    source.add("/a.bin", 4 * 1024 * KiB)
     code = main(["s3-stream", source.url("/a.bin"), f"s3://{bucket}/a.bin"])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.count("\n") == 1
-    assert out.startswith(f"s3://{bucket}/a.bin  6291456 bytes in 1 part(s)")
+    assert out.startswith(f"s3://{bucket}/a.bin  4194304 bytes in 1 part(s)")
     assert "verified crc32:" in out
     assert err == ""  # no progress bar when stderr is not a terminal
 

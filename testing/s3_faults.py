@@ -98,6 +98,7 @@ class _Proxy(ThreadingHTTPServer):
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # clients hanging up mid-request are part of the tests
+
     faults: Faults
     upstream: str
     lock: threading.Lock

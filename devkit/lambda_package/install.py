@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -27,7 +27,7 @@ from devkit.lambda_package.check import check_installed
 from devkit.lambda_package.files import collect_lib
 from devkit.lambda_package.pyc import compile_files
 from devkit.lambda_package.target import Target
-from devkit.lambda_package.zipwriter import ZipEntry, compress, write_zip
+from devkit.lambda_package.zipwriter import ZipEntry, compress, read_entries, write_zip
 
 INSTALLERS = ("uv", "pip")
 # glibc minors uv's --python-platform can name (uv 0.13: 2_17, 2_28, 2_31..2_40).
@@ -42,7 +42,7 @@ class InstallOptions:
     find_links: Sequence[str] = ()
     no_index: bool = False
     index_url: str | None = None
-    cache_dir: Path = field(default_factory=lambda: default_cache_dir(os.environ))
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     compile: bool = False
 
 
@@ -61,7 +61,7 @@ class Dependencies:
         return self.path / "lib.zip"
 
 
-def default_cache_dir(environ: os._Environ[str] | dict[str, str]) -> Path:
+def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """DEVKIT_CACHE_DIR, else $XDG_CACHE_HOME/devkit, else ~/.cache/devkit."""
     if environ.get("DEVKIT_CACHE_DIR"):
         return Path(environ["DEVKIT_CACHE_DIR"]) / "lambda-package"
@@ -306,6 +306,4 @@ def _first_error(output: str) -> str:
 
 def load_entries(deps: Dependencies) -> list[ZipEntry]:
     """The cached lib/ members."""
-    from devkit.lambda_package.zipwriter import read_entries
-
     return read_entries(deps.lib_zip)

@@ -10,6 +10,9 @@ class ExitCode(IntEnum):
     FAILURE = 1  # a DevkitError, hook findings, a purchase that does not entitle
     USAGE = 2  # bad arguments (click's own code)
     INTERNAL = 3  # a bug in devkit
+    CREDENTIALS_REJECTED = 4  # a service refused the stored credentials
+    NOT_FOUND = 5  # the thing asked about does not exist (e.g. a purchase token)
+    UNAVAILABLE = 6  # a remote service could not be reached or failed (5xx)
     INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 

@@ -18,7 +18,7 @@ import click
 from devkit.cli import cli
 from devkit.cli.options import output_options
 from devkit.console import Output
-from devkit.errors import ConfigError, DevkitError, ExitCode
+from devkit.errors import ConfigError, ExitCode
 from devkit.play import (
     ANDROIDPUBLISHER_SCOPE,
     CREDENTIALS_FILENAME,
@@ -28,11 +28,8 @@ from devkit.play import (
 if TYPE_CHECKING:
     from devkit.play.verify import ProductSummary, Purchase, SubscriptionSummary
 
-# play-verify's exit codes; `devkit play-verify --help` shows this table.
-NOT_ENTITLED = 1
-CREDENTIALS_REJECTED = 4
-PURCHASE_NOT_FOUND = 5
-SERVICE_UNAVAILABLE = 6
+# play-verify's exit codes (devkit.errors.ExitCode); --help shows this table.
+NOT_ENTITLED = ExitCode.FAILURE
 
 VERIFY_EPILOG = """\b
 Exit codes:
@@ -263,11 +260,6 @@ def play_verify_cmd(
 
     Pass - as PURCHASE_TOKEN to read it from stdin (keeps it out of `ps`).
     """
-    from devkit.play.errors import (
-        CredentialsRejected,
-        PurchaseNotFound,
-        ServiceUnavailable,
-    )
     from devkit.play.verify import VerifyOptions, verify_purchase
 
     if purchase_token == "-":
@@ -284,17 +276,7 @@ def play_verify_cmd(
         api_endpoint=api_endpoint,
         timeout=timeout,
     )
-    codes: dict[type[DevkitError], int] = {
-        CredentialsRejected: CREDENTIALS_REJECTED,
-        PurchaseNotFound: PURCHASE_NOT_FOUND,
-        ServiceUnavailable: SERVICE_UNAVAILABLE,
-    }
-    try:
-        purchase = verify_purchase(options)
-    except tuple(codes) as exc:
-        # Not left to main(): these need their own exit codes, apart from 1.
-        out.error(str(exc))
-        return codes[type(exc)]
+    purchase = verify_purchase(options)  # errors carry their own exit codes
     _render(purchase, out)
     return ExitCode.OK if purchase.entitled else NOT_ENTITLED
 

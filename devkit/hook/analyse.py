@@ -67,16 +67,17 @@ def analyse_batch(
     with _collect_per_file():
         for path, source in batch:
             results.append(analyse(path, source, settings))
-            gc.collect()
+            # The file's garbage is all young: no need to traverse older objects.
+            gc.collect(1)
     return results
 
 
 @contextmanager
 def _collect_per_file() -> Iterator[None]:
-    # pyflakes allocates heavily and leaves cycles (nodes <-> scopes). With
-    # what already exists frozen and automatic collection off, one collection
-    # per file sees only that file's garbage: 10-20% less CPU than letting
-    # the collector run on its own thresholds.
+    # pyflakes allocates heavily and leaves cycles (scopes <-> bindings).
+    # With what already exists frozen and automatic collection off, one young
+    # collection per file sees only that file's garbage: on pip's sources
+    # 10-20% less CPU than the collector's own thresholds.
     enabled = gc.isenabled()
     gc.freeze()
     gc.disable()

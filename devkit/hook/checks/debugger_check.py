@@ -29,22 +29,21 @@ _TRACKED = frozenset(name.partition(".")[0] for name in DEBUGGER_FUNCTIONS) | {
     "importlib"
 }
 
-# Cheap substring scan first: most files mention no debugger at all, and
-# skipping their tree walk keeps the check nearly free. `q` is too short to
-# scan for; its imports are found by the import collector instead.
-_HINTS = (
-    b"pdb", b"pudb", b"wdb", b"rdb", b"pydevd", b"debugpy", b"breakpoint",
-    b"embed", b"set_trace", b"start_ipython", b"__import__", b"import_module",
+# Cheap checks first, so most files skip the tree walk: a debugger module
+# or function shows up among the file's imports (collected anyway), or one of
+# these calls appears in its bytes.
+_CALL_HINTS = (
+    b"breakpoint(", b"breakpointhook(", b"set_trace(", b"embed(",
+    b"start_ipython(", b"__import__(", b"import_module(",
 )  # fmt: skip
-_TOP_LEVELS = frozenset(name.partition(".")[0] for name in DEBUGGER_MODULES)
 
 CODE = "T100"
 
 
 def may_have_debugger(source: bytes, imported: Iterable[str] = ()) -> bool:
-    """Whether the source or its imported modules hint at anything to flag."""
-    return any(hint in source for hint in _HINTS) or any(
-        name.partition(".")[0] in _TOP_LEVELS for name in imported
+    """Whether the file imports or calls anything the tree walk could flag."""
+    return any(hint in source for hint in _CALL_HINTS) or any(
+        _is_debugger_module(name) or name in DEBUGGER_FUNCTIONS for name in imported
     )
 
 

@@ -176,7 +176,8 @@ def main() -> int:
         hook, commit = ten_file_commit(repo, args.package, max(args.runs, 5), env)
 
     baseline = results["pyflakes (one process)"].wall
-    print(f"\nmedians of {args.runs} runs (after a warm-up)\n")
+    load = os.getloadavg()[0]
+    print(f"\nmedians of {args.runs} runs after a warm-up; load {load:.1f} after\n")
     print("| tool | wall s | CPU s | peak RSS MiB | vs pyflakes | output lines |")
     print("|---|---|---|---|---|---|")
     for name, s in results.items():

@@ -59,7 +59,7 @@ def test_parallel_run_equals_serial_run(repo, monkeypatch):
     write(repo, "deep.py", DEEP)
     commit_all(repo)
     serial = run_hook(all_files=True, jobs=1)
-    monkeypatch.setattr(hook_run, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(hook_run, "PARALLEL_MIN_BYTES", 1)
     parallel = run_hook(all_files=True, jobs=2)
     assert lines(parallel) == lines(serial)
     assert parallel.files == serial.files > 30

@@ -281,9 +281,9 @@ def _checksum_headers(headers: dict[str, str]) -> dict[str, str]:
 def _dispatch(state: _State, req: _Request, conn: _Conn) -> _Reply:
     md5 = hashlib.md5() if state.md5 and req.method == "PUT" and req.key else None
     size, trailers, body = _read_body(req, conn, md5)
-    with state.lock:
-        state.bytes_in += size
-        if req.method == "PUT" and req.key:
+    if req.method == "PUT" and req.key:  # object data, not Complete's XML
+        with state.lock:
+            state.bytes_in += size
             state.bodies[_describe(req.headers, trailers)] += 1
     m, q = req.method, req.query
     if req.bucket == STATS_BUCKET:
@@ -581,7 +581,7 @@ class DiscardS3:
 
     @property
     def bytes_in(self) -> int:
-        """Body bytes received so far (decoded sizes)."""
+        """Object bytes received so far (PutObject/UploadPart bodies, decoded)."""
         return self._server.state.bytes_in
 
 

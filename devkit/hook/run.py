@@ -95,30 +95,49 @@ def _analyse_all(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    batches = _balanced(files, jobs * 4)
-    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    batches = _balanced([len(data) for _, data in files], jobs * 4)
+    fork = sys.platform == "linux"
+    context = multiprocessing.get_context("fork") if fork else None
+    global _FORKED_FILES
+    _FORKED_FILES = files
     # Objects that exist before the fork are never garbage: freezing them keeps
     # the workers' collections short (pyflakes allocates heavily) and their
     # pages shared.
     gc.freeze()
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            chunks = pool.map(analyse_batch, batches, [settings] * len(batches))
+            if fork:  # the workers already hold `files`: send indices only
+                chunks = pool.map(_analyse_forked, batches, [settings] * len(batches))
+            else:
+                chunks = pool.map(
+                    analyse_batch,
+                    [[files[i] for i in batch] for batch in batches],
+                    [settings] * len(batches),
+                )
             return [result for chunk in chunks for result in chunk]
     finally:
         gc.unfreeze()
+        _FORKED_FILES = []
 
 
-def _balanced(
-    files: list[tuple[str, bytes]], count: int
-) -> list[list[tuple[str, bytes]]]:
-    # Largest files first into the lightest batch, so no worker idles at the end.
-    batches: list[list[tuple[str, bytes]]] = [[] for _ in range(count)]
-    sizes = [0] * count
-    for item in sorted(files, key=lambda f: len(f[1]), reverse=True):
-        lightest = sizes.index(min(sizes))
-        batches[lightest].append(item)
-        sizes[lightest] += len(item[1])
+# The files of a parallel run, set before the workers fork so they inherit
+# them instead of receiving megabytes of source through a pipe.
+_FORKED_FILES: list[tuple[str, bytes]] = []
+
+
+def _analyse_forked(batch: list[int], settings: FileSettings) -> list[FileResult]:
+    return analyse_batch([_FORKED_FILES[i] for i in batch], settings)
+
+
+def _balanced(sizes: list[int], count: int) -> list[list[int]]:
+    """Indices in `count` batches of similar total size, largest files first."""
+    # Largest first into the lightest batch, so no worker idles at the end.
+    batches: list[list[int]] = [[] for _ in range(count)]
+    totals = [0] * count
+    for index in sorted(range(len(sizes)), key=sizes.__getitem__, reverse=True):
+        lightest = totals.index(min(totals))
+        batches[lightest].append(index)
+        totals[lightest] += sizes[index]
     return [batch for batch in batches if batch]
 
 

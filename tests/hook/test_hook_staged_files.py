@@ -127,3 +127,13 @@ def test_non_utf8_file_name_is_printed_as_stored(repo):
         env={**os.environ, "LC_ALL": "C.UTF-8"},
     )
     assert proc.stdout == b"caf\xe9.py:1:1: 'json' imported but unused\n"
+
+
+def test_many_blobs_are_read_in_order(repo):
+    # Past 128 blobs two `git cat-file` processes share the reading.
+    for i in range(140):
+        write(repo, f"m{i:03}.py", f"x = {i}\n" * (i % 7 + 1))
+    git(repo, "add", ".")
+    entries = hook_git.index_entries(repo)
+    blobs = hook_git.read_blobs(repo, [e.blob for e in entries])
+    assert blobs == [(repo / e.path).read_bytes() for e in entries]

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 import click
 
-from devkit import __version__
 from devkit.errors import DevkitError, ExitCode
 
 CONTEXT_SETTINGS = {
@@ -23,7 +22,9 @@ CONTEXT_SETTINGS = {
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "-V", "--version", prog_name="devkit")
+@click.version_option(
+    None, "-V", "--version", package_name="devkit", prog_name="devkit"
+)
 def cli() -> None:
     """devkit: tools for Python developers who ship to AWS and Google Play."""
 

@@ -4,16 +4,8 @@ import uuid
 
 import pytest
 
-from devkit.s3stream import ResumePolicy, S3Limits
 from testing.http_source import HttpSource
 from testing.s3_server import S3Server
-
-KiB = 1024
-# Kilobyte parts: the part-count rules are tested with kilobytes, not terabytes.
-SMALL = S3Limits(
-    min_part=1 * KiB, max_part=1024 * KiB, max_parts=100, default_part=64 * KiB
-)
-NO_WAIT = ResumePolicy(sleep=lambda seconds: None, read_timeout=2.0)
 
 
 @pytest.fixture(scope="session")
@@ -38,14 +30,3 @@ def bucket(s3):
 def source():
     with HttpSource() as server:
         yield server
-
-
-def assert_nothing_written(s3, bucket, key, old_body=None):
-    """No object (or the old one, untouched) and no unfinished multipart upload."""
-    uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-    assert uploads == [], f"orphaned multipart uploads: {uploads}"
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    if old_body is None:
-        assert key not in keys
-    else:
-        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == old_body

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 
-from conftest import KiB
+from s3stream_support import KiB
 
 from testing.http_source import HttpSource
 from testing.s3_discard import DiscardS3

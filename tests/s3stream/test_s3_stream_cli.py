@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import KiB, assert_nothing_written
+from s3stream_support import KiB, assert_nothing_written
 
 from devkit.cli import main
 from testing.http_source import body_bytes, body_sha256

@@ -6,7 +6,7 @@ import hashlib
 import io
 
 import pytest
-from conftest import NO_WAIT, SMALL, KiB, assert_nothing_written
+from s3stream_support import NO_WAIT, SMALL, KiB, assert_nothing_written
 
 from devkit.errors import ConfigError, SourceError, UploadError
 from devkit.s3stream import S3Limits, open_source, stream_to_s3

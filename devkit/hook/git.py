@@ -15,6 +15,9 @@ from pathlib import Path
 
 from devkit.errors import GitError
 
+# More paths than this are filtered here rather than passed to git, so a huge
+# first commit cannot exceed the system's argument-length limit.
+_MAX_PATHSPECS = 1000
 # From this many blobs on, two `git cat-file` processes read them.
 _SPLIT_BLOBS = 128
 # Modes of index entries that are not regular files: symlinks and submodules.
@@ -84,19 +87,22 @@ def staged_paths(root: Path) -> list[str]:
 
 def index_entries(root: Path, paths: Iterable[str] | None = None) -> list[IndexEntry]:
     """Regular-file index entries (all, or those at `paths`), with their blob ids."""
-    args = ["ls-files", "--stage", "-z"]
-    todo = list(paths) if paths is not None else None
-    if todo == []:
+    wanted = list(paths) if paths is not None else None
+    if wanted == []:
         return []
-    if todo is not None:
+    args = ["ls-files", "--stage", "-z"]
+    if wanted is not None and len(wanted) <= _MAX_PATHSPECS:
         # Literal pathspecs: a file named `*.py` must not glob.
-        args = ["--literal-pathspecs", *args, "--", *todo]
+        args = ["--literal-pathspecs", *args, "--", *wanted]
     entries = []
     for record in _split_z(git(args, cwd=root)):
         meta, _, path = record.partition("\t")
         mode, blob, _stage = meta.split(" ")
         if mode not in _SKIPPED_MODES:
             entries.append(IndexEntry(path, blob))
+    if wanted is not None and len(wanted) > _MAX_PATHSPECS:
+        keep = set(wanted)
+        entries = [e for e in entries if e.path in keep]
     return _unique(entries)
 
 

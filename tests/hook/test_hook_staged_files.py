@@ -137,3 +137,16 @@ def test_many_blobs_are_read_in_order(repo):
     entries = hook_git.index_entries(repo)
     blobs = hook_git.read_blobs(repo, [e.blob for e in entries])
     assert blobs == [(repo / e.path).read_bytes() for e in entries]
+
+
+def test_thousands_of_staged_paths(repo, monkeypatch):
+    # Past the pathspec limit the index is listed whole and filtered here.
+    monkeypatch.setattr(hook_git, "_MAX_PATHSPECS", 3)
+    for i in range(6):
+        write(repo, f"p{i}.py", UNUSED if i == 4 else CLEAN)
+    write(repo, "other.py", UNUSED)
+    commit_all(repo)
+    for i in range(6):
+        write(repo, f"p{i}.py", (repo / f"p{i}.py").read_text() + "\n")
+    git(repo, "add", ".")
+    assert lines(run_hook()) == ["p4.py:1:1: 'json' imported but unused"]

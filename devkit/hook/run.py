@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,11 +16,11 @@ from devkit.hook.checks.requirements_check import RequirementsCheck
 from devkit.hook.config import CHECKS, HookConfig, parse_pyproject
 from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, read_declared
 from devkit.hook.findings import Finding
+from devkit.hook.sources import DiskSource, IndexSource, Source, files_on_disk
 
 # Below this much source, starting workers (~30 ms) costs more than it saves
 # (checking runs at roughly 2-3 MB of source per CPU second).
 PARALLEL_MIN_BYTES = 256 * 1024
-_PYTHON_SHEBANG = re.compile(rb"^#!.*\bpython(3(\.\d+)?|w)?[dt]?\s")
 
 
 @dataclass
@@ -59,12 +58,12 @@ def run_hook(
     explicit = list(paths)
     if explicit and all_files:
         raise ConfigError("pass either --all-files or paths, not both")
-    source: _Source
+    source: Source
     if explicit:
-        source = _DiskSource(root)
-        files = _files_on_disk(root, explicit, Path(cwd or os.getcwd()))
+        source = DiskSource(root)
+        files = files_on_disk(root, explicit, Path(cwd or os.getcwd()))
     else:
-        source = index = _IndexSource(root)
+        source = index = IndexSource(root)
         files = index.python_files(all_files)
     config = parse_pyproject(source.read("pyproject.toml"))
     files = [(p, data) for p, data in files if not config.excluded(p)]
@@ -142,14 +141,14 @@ def _balanced(sizes: list[int], count: int) -> list[list[int]]:
 
 
 def _collect(
-    root: Path, results: list[FileResult], config: HookConfig, source: _Source
+    root: Path, results: list[FileResult], config: HookConfig, source: Source
 ) -> RunResult:
     findings = [f for r in results for f in r.findings]
     summaries = [CheckSummary(check) for check in CHECKS]
     if config.runs("requirements"):
         req_findings, skipped = _requirements(results, config, source)
         findings += req_findings
-        summaries[0].skipped = skipped
+        summaries[CHECKS.index("requirements")].skipped = skipped
     noqa = {r.path: r.noqa for r in results}
     findings = sorted(f for f in findings if not suppressed(f, noqa[f.path]))
     for summary in summaries:
@@ -160,7 +159,7 @@ def _collect(
 
 
 def _requirements(
-    results: list[FileResult], config: HookConfig, source: _Source
+    results: list[FileResult], config: HookConfig, source: Source
 ) -> tuple[list[Finding], str]:
     if not any(r.imports for r in results):
         return [], ""
@@ -190,121 +189,3 @@ def _local_modules(paths: Iterable[str]) -> dict[str, set[str]]:
             folder = "/".join(parts[:depth])
             local.setdefault(folder, set()).add(parts[depth])
     return local
-
-
-def is_python(path: str, head: bytes) -> bool:
-    """A .py file, or an extension-less script with a python shebang (as pyflakes)."""
-    return path.endswith(".py") or (
-        "." not in path.rpartition("/")[2] and _PYTHON_SHEBANG.match(head) is not None
-    )
-
-
-class _Source:
-    """Where file contents come from: the index or the disk."""
-
-    def read(self, path: str) -> bytes | None:
-        raise NotImplementedError
-
-    def tracked_paths(self) -> list[str]:
-        raise NotImplementedError
-
-
-class _IndexSource(_Source):
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._cache: dict[str, bytes | None] = {}
-        self._tracked: list[str] | None = None
-
-    def python_files(self, all_files: bool) -> list[tuple[str, bytes]]:
-        """Staged (or all tracked) Python files with their content from the index."""
-        if all_files:
-            entries = git.index_entries(self.root)
-            self._tracked = [e.path for e in entries]
-            entries = [
-                e for e in entries if _may_be_python(e.path) or _is_config(e.path)
-            ]
-        else:
-            staged = [p for p in git.staged_paths(self.root) if _may_be_python(p)]
-            if not staged:
-                return []
-            entries = git.index_entries(self.root, [*staged, *_CONFIG_FILES])
-        files = []
-        blobs = git.read_blobs(self.root, [e.blob for e in entries])
-        for entry, data in zip(entries, blobs, strict=True):
-            if _is_config(entry.path):
-                self._cache[entry.path] = data
-            elif is_python(entry.path, data[:128]):
-                files.append((entry.path, data))
-        for name in _CONFIG_FILES:
-            self._cache.setdefault(name, None)
-        return files
-
-    def read(self, path: str) -> bytes | None:
-        if path not in self._cache:
-            self._cache[path] = git.read_staged(self.root, path)
-        return self._cache[path]
-
-    def tracked_paths(self) -> list[str]:
-        if self._tracked is None:
-            out = git.git(["ls-files", "-z"], cwd=self.root)
-            self._tracked = [os.fsdecode(p) for p in out.split(b"\0") if p]
-        return self._tracked
-
-
-class _DiskSource(_Source):
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._index = _IndexSource(root)
-
-    def read(self, path: str) -> bytes | None:
-        try:
-            return (self.root / path).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
-
-    def tracked_paths(self) -> list[str]:
-        return self._index.tracked_paths()
-
-
-# Read together with the staged files: one git round-trip instead of three.
-_CONFIG_FILES = ("pyproject.toml", *DEFAULT_REQUIREMENT_FILES)
-
-
-def _is_config(path: str) -> bool:
-    return path in _CONFIG_FILES
-
-
-def _may_be_python(path: str) -> bool:
-    name = path.rpartition("/")[2]
-    return name.endswith(".py") or "." not in name
-
-
-def _files_on_disk(root: Path, paths: list[str], cwd: Path) -> list[tuple[str, bytes]]:
-    files = []
-    for given in paths:
-        path = (cwd / given).resolve()
-        targets = _walk_python(path) if path.is_dir() else [path]
-        for target in targets:
-            try:
-                data = target.read_bytes()
-            except OSError as exc:
-                raise ConfigError(f"cannot read {given}: {exc.strerror}") from exc
-            files.append((_relative(target, root), data))
-    return files
-
-
-def _walk_python(folder: Path) -> list[Path]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and d != "__pycache__"
-        )
-        found += [Path(dirpath, f) for f in sorted(filenames) if f.endswith(".py")]
-    return found
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()  # outside the repository: shown as given

@@ -1,0 +1,138 @@
+"""Where the checked files come from: the index (staged or all) or the disk."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from devkit.errors import ConfigError
+from devkit.hook import git
+from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES
+
+_PYTHON_SHEBANG = re.compile(rb"^#!.*\bpython(3(\.\d+)?|w)?[dt]?\s")
+
+
+def is_python(path: str, head: bytes) -> bool:
+    """A .py file, or an extension-less script with a python shebang (as pyflakes)."""
+    return path.endswith(".py") or (
+        "." not in path.rpartition("/")[2] and _PYTHON_SHEBANG.match(head) is not None
+    )
+
+
+class Source:
+    """Where file contents come from: the index or the disk."""
+
+    def read(self, path: str) -> bytes | None:
+        """A repository-relative file's content, or None when it is absent."""
+        raise NotImplementedError
+
+    def tracked_paths(self) -> list[str]:
+        """Every path git tracks (to tell the project's own modules apart)."""
+        raise NotImplementedError
+
+
+class IndexSource(Source):
+    """Content as staged: blobs read from the index (GIT_INDEX_FILE honoured)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, bytes | None] = {}
+        self._tracked: list[str] | None = None
+
+    def python_files(self, all_files: bool) -> list[tuple[str, bytes]]:
+        """Staged (or all tracked) Python files with their content from the index."""
+        if all_files:
+            entries = git.index_entries(self.root)
+            self._tracked = [e.path for e in entries]
+            entries = [
+                e for e in entries if _may_be_python(e.path) or _is_config(e.path)
+            ]
+        else:
+            staged = [p for p in git.staged_paths(self.root) if _may_be_python(p)]
+            if not staged:
+                return []
+            entries = git.index_entries(self.root, [*staged, *_CONFIG_FILES])
+        files = []
+        blobs = git.read_blobs(self.root, [e.blob for e in entries])
+        for entry, data in zip(entries, blobs, strict=True):
+            if _is_config(entry.path):
+                self._cache[entry.path] = data
+            elif is_python(entry.path, data[:128]):
+                files.append((entry.path, data))
+        for name in _CONFIG_FILES:
+            self._cache.setdefault(name, None)
+        return files
+
+    def read(self, path: str) -> bytes | None:
+        if path not in self._cache:
+            self._cache[path] = git.read_staged(self.root, path)
+        return self._cache[path]
+
+    def tracked_paths(self) -> list[str]:
+        if self._tracked is None:
+            out = git.git(["ls-files", "-z"], cwd=self.root)
+            self._tracked = [os.fsdecode(p) for p in out.split(b"\0") if p]
+        return self._tracked
+
+
+class DiskSource(Source):
+    """Content as on disk, for explicit paths (the pre-commit framework's way)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._index = IndexSource(root)
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            return (self.root / path).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def tracked_paths(self) -> list[str]:
+        return self._index.tracked_paths()
+
+
+# Read together with the staged files: one git round-trip instead of three.
+_CONFIG_FILES = ("pyproject.toml", *DEFAULT_REQUIREMENT_FILES)
+
+
+def _is_config(path: str) -> bool:
+    return path in _CONFIG_FILES
+
+
+def _may_be_python(path: str) -> bool:
+    name = path.rpartition("/")[2]
+    return name.endswith(".py") or "." not in name
+
+
+def files_on_disk(root: Path, paths: list[str], cwd: Path) -> list[tuple[str, bytes]]:
+    """The given files (folders walked for .py files) with repository-relative names."""
+    files = []
+    for given in paths:
+        path = (cwd / given).resolve()
+        targets = _walk_python(path) if path.is_dir() else [path]
+        for target in targets:
+            try:
+                data = target.read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"cannot read {given}: {exc.strerror}") from exc
+            files.append((_relative(target, root), data))
+    return files
+
+
+def _walk_python(folder: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and d != "__pycache__"
+        )
+        found += [Path(dirpath, f) for f in sorted(filenames) if f.endswith(".py")]
+    return found
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()  # outside the repository: shown as given

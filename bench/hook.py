@@ -2,7 +2,7 @@
 
 Copies an installed pure-Python package (pip's sources by default: 441 files,
 152k lines) into a temporary git repository, commits it, and runs on the same
-files, each a median of --runs runs after one warm-up:
+files, taking turns (one warm-up round, then --runs rounds; medians):
 
 - `devkit hook run --all-files` (requirements, pyflakes and debugger checks)
 - single-process `pyflakes` over the package
@@ -81,17 +81,20 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str]) -> Sample:
     )
 
 
-def median_of(runs: int, cmd: list[str], cwd: Path, env: dict[str, str]) -> Sample:
-    """One warm-up run, then the median of each figure over `runs` runs."""
-    measure(cmd, cwd, env)
-    samples = [measure(cmd, cwd, env) for _ in range(runs)]
-    return Sample(
-        statistics.median(s.wall for s in samples),
-        statistics.median(s.cpu for s in samples),
-        statistics.median(s.rss_mib for s in samples),
-        samples[-1].returncode,
-        samples[-1].output_lines,
-    )
+def interleaved(
+    runs: int, tools: dict[str, list[str]], cwd: Path, env: dict[str, str]
+) -> dict[str, Sample]:
+    """One warm-up each, then `runs` rounds of every tool in turn; medians.
+
+    Taking turns spreads the load of a shared machine evenly over the tools.
+    """
+    samples: dict[str, list[Sample]] = {name: [] for name in tools}
+    for round_ in range(runs + 1):
+        for name, cmd in tools.items():
+            sample = measure(cmd, cwd, env)
+            if round_:
+                samples[name].append(sample)
+    return {name: _median(found) for name, found in samples.items()}
 
 
 def make_repo(workdir: Path, package: str) -> tuple[Path, int, int]:
@@ -170,9 +173,7 @@ def main() -> int:
             "ruff check --select F --no-cache": [
                 *ruff, "--output-format", "concise", args.package],
         }  # fmt: skip
-        results = {
-            name: median_of(args.runs, cmd, repo, env) for name, cmd in tools.items()
-        }
+        results = interleaved(args.runs, tools, repo, env)
         hook, commit = ten_file_commit(repo, args.package, max(args.runs, 5), env)
 
     baseline = results["pyflakes (one process)"].wall

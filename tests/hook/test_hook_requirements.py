@@ -251,3 +251,11 @@ def test_line_parsing_details():
 def _read(repo, path):
     target = repo / path
     return target.read_bytes() if target.exists() else None
+
+
+def test_the_project_importing_itself_is_not_a_requirement(repo):
+    files = {
+        "pyproject.toml": '[project]\nname = "My-App"\ndependencies = []\n',
+        "tests/test_app.py": "import my_app\n",
+    }
+    assert check(repo, files) == []

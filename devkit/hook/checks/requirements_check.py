@@ -166,15 +166,15 @@ class RequirementsCheck:
     def _missing(self, dotted: str) -> str | None:
         """None when a declared distribution provides `dotted`, else what to add."""
         cheap = distributions.candidates(dotted, self.module_map)
-        if any(self.declared.provides(d) for d in cheap):
+        if any(self._declares(d) for d in cheap):
             return None
         installed = distributions.installed_candidates(dotted)
-        if any(self.declared.provides(d) for d in installed):
+        if any(self._declares(d) for d in installed):
             return None
-        if self.declared.project_name in {_canon(d) for d in installed}:
-            return None  # the project itself, installed (editable or not)
         return (installed or cheap)[0]
 
-
-def _canon(name: str) -> str:
-    return canonicalize_name(name)
+    def _declares(self, distribution: str) -> bool:
+        # The project itself counts: it may be imported while installed.
+        return self.declared.provides(distribution) or (
+            canonicalize_name(distribution) == self.declared.project_name
+        )

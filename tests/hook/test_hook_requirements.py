@@ -142,8 +142,16 @@ def test_optional_imports_do_not_count(repo):
         "if typing.TYPE_CHECKING:\n    from pandas import DataFrame\n"
         "if sys.platform == 'win32':\n    import winreg, pywintypes\n"
         "if sys.version_info < (3, 11):\n    import tomli\n"
+        "from compat import HAS_CRT\n"
+        "if HAS_CRT:\n    from awscrt import checksums\n"
+        "if not compat.NUMPY_AVAILABLE:\n    pass\nelse:\n    import numpy\n"
     )
-    assert check(repo, {"requirements.txt": "\n", "app.py": source}) == []
+    files = {
+        "requirements.txt": "\n",
+        "compat.py": "HAS_CRT = False\n",
+        "app.py": source,
+    }
+    assert check(repo, files) == []
 
 
 def test_guarded_by_other_exceptions_still_counts(repo):

@@ -7,6 +7,7 @@ installed; installed metadata only sharpens the module-to-distribution map.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ CODE = "DEP001"
 _SOFT_HANDLERS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 # `if` tests on these names pick imports by platform or version: optional too.
 _CONDITION_NAMES = {"TYPE_CHECKING", "version_info", "platform", "name", "system"}
+# ...and so do flags set where an optional import was tried (`if HAS_CRT:`).
+_FEATURE_FLAG = re.compile(
+    r"^(has|have|with|use)_|_(available|installed|enabled|supported)$", re.IGNORECASE
+)
 
 
 _COMPOUND = (
@@ -95,7 +100,8 @@ def _is_conditional(test: ast.expr) -> bool:
     # The shapes such tests take (`not X`, `X and Y`, `sys.platform == "x"`,
     # `platform.system() == "x"`), walked by hand: ast.walk is slow here.
     if isinstance(test, ast.Name | ast.Attribute):
-        return _last_name(test) in _CONDITION_NAMES
+        name = _last_name(test)
+        return name in _CONDITION_NAMES or _FEATURE_FLAG.search(name) is not None
     if isinstance(test, ast.BoolOp):
         return any(_is_conditional(value) for value in test.values)
     if isinstance(test, ast.UnaryOp):

@@ -51,7 +51,8 @@ KNOWN = {
     "ruamel.yaml": ("ruamel.yaml",), "mypy_extensions": ("mypy-extensions",),
     "sentry_sdk": ("sentry-sdk",), "github": ("PyGithub",),
     "jenkins": ("python-jenkins",),
-    "flask_cors": ("Flask-Cors",),
+    "flask_cors": ("Flask-Cors",), "antlr4": ("antlr4-python3-runtime",),
+    "OpenGL": ("PyOpenGL",), "Xlib": ("python-xlib",),
 }  # fmt: skip
 
 # Namespace packages whose distributions are named after the dotted path:

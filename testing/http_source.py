@@ -12,11 +12,12 @@ import hashlib
 import random
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from testing.loopback import LoopbackServer
 
 BLOCK = 1 << 20
 _PATTERN = random.Random(20261126).randbytes(BLOCK)
@@ -207,27 +208,15 @@ class _Server(ThreadingHTTPServer):
         pass  # a client that hangs up early is a test scenario, not noise
 
 
-class HttpSource:
+class HttpSource(LoopbackServer):
     """A running source server; `add()` a path, then fetch `url(path)`."""
 
+    _server: _Server
+
     def __init__(self) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.resources = {}
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-
-    def __enter__(self) -> HttpSource:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.resources = {}
+        super().__init__(server)
 
     def add(self, path: str, size: int, **knobs: object) -> Resource:
         """Serve a body of `size` bytes at `path` with the given fault knobs."""

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from testing.loopback import LoopbackServer
+
 CHUNK = 1 << 20  # one recv_into buffer per connection
 STATS_BUCKET = "__discard"  # GET /__discard/stats: what the server saw
 _EMPTY_MD5 = hashlib.md5(b"").hexdigest()
@@ -555,29 +557,15 @@ def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class DiscardS3:
+class DiscardS3(LoopbackServer):
     """A running discard-only S3 endpoint; bodies are read and dropped."""
 
+    _server: _Server
+
     def __init__(self, port: int = 0, md5: bool = False) -> None:
-        self._server = _Server(("127.0.0.1", port), _Handler)
-        self._server.state = _State(md5=md5)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> DiscardS3:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        server = _Server(("127.0.0.1", port), _Handler)
+        server.state = _State(md5=md5)
+        super().__init__(server)
 
     @property
     def bytes_in(self) -> int:

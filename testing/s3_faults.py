@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from testing.loopback import LoopbackServer
+
 _HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "content-length"}
 
 
@@ -104,30 +106,18 @@ class _Proxy(ThreadingHTTPServer):
     lock: threading.Lock
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """A running proxy to `upstream_url` (http://host:port)."""
 
+    _server: _Proxy
+
     def __init__(self, upstream_url: str, faults: Faults | None = None) -> None:
-        self._server = _Proxy(("127.0.0.1", 0), _Handler)
-        self._server.faults = faults or Faults()
-        self._server.upstream = urlsplit(upstream_url).netloc
-        self._server.lock = threading.Lock()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
+        server = _Proxy(("127.0.0.1", 0), _Handler)
+        server.faults = faults or Faults()
+        server.upstream = urlsplit(upstream_url).netloc
+        server.lock = threading.Lock()
+        super().__init__(server)
 
     @property
     def faults(self) -> Faults:
         return self._server.faults
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FaultProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -20,3 +20,12 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 export PATH="$root/.venv/bin:$PATH"
+
+# devkit checks its own commits with its committed hook (hooks/pre-commit),
+# unless this clone already has a pre-commit hook of its own.
+if hooks_dir=$(git rev-parse --git-path hooks 2>/dev/null); then
+  if [ ! -e "$hooks_dir/pre-commit" ] && [ ! -L "$hooks_dir/pre-commit" ]; then
+    mkdir -p "$hooks_dir" && ln -s "$root/hooks/pre-commit" "$hooks_dir/pre-commit" &&
+      echo "installed devkit's own pre-commit hook: $hooks_dir/pre-commit -> hooks/pre-commit" >&2
+  fi
+fi

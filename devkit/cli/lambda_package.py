@@ -171,10 +171,13 @@ def _render(out: Output, result: BuildResult, deployed: DeployResult | None) -> 
     out.result(f"dependencies {cache[result.cache_hit]}")
     out.result(f"sha256       {result.sha256}")
     out.result(f"CodeSha256   {result.code_sha256}")
-    out.result(
-        "environment  none needed: lib/ is put on sys.path by _devkit_lib.pth; "
-        "leave PYTHONPATH unset so layers stay on the path"
-    )
+    if result.cache_hit is None:  # no requirements: no lib/, no .pth
+        out.result("environment  none needed (no dependencies)")
+    else:
+        out.result(
+            "environment  none needed: lib/ is put on sys.path by _devkit_lib.pth; "
+            "leave PYTHONPATH unset so layers stay on the path"
+        )
     if deployed:
         code = "updated" if deployed.code_updated else "unchanged (same CodeSha256)"
         env = "updated" if deployed.environment_changed else "unchanged"

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from devkit.aws import AwsOptions, require_credentials
-from devkit.errors import ConfigError, SourceError
+from devkit.errors import ConfigError, SourceError, UploadError
 from devkit.s3stream.parts import S3Limits, plan_parts
 from devkit.s3stream.source import ResumePolicy, Source, open_source
 from devkit.s3stream.upload import (
@@ -76,13 +76,16 @@ def stream_to_s3(
     limits: S3Limits = REAL_LIMITS,
     on_bytes: Callable[[int], None] | None = None,
     on_phase: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> UploadResult:
     """Stream SOURCE (URL, '-', path or an open Source) into s3://bucket/key.
 
     Memory stays at about part size x (concurrency + 1). On any failure the
     multipart upload is aborted and nothing appears under the key. `on_bytes`
     gets each count of bytes read; `on_phase` hears "completing" and
-    "verifying" once the body is read.
+    "verifying" once the body is read. `deadline` (a `time.monotonic()`
+    value) stops the stream there and aborts the upload cleanly: in a Lambda
+    handler, a timeout that kills the function would leave the upload behind.
     """
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
@@ -107,7 +110,7 @@ def stream_to_s3(
             concurrency,
             expected_size,
             limits,
-            on_bytes or _ignore,
+            _until(deadline, on_bytes or _ignore),
             on_phase or _ignore,
             started,
         )
@@ -187,6 +190,27 @@ def _content_type(explicit: str | None, src: Source, key: str) -> str:
         return src.content_type
     guessed, _ = mimetypes.guess_type(key)
     return guessed or "application/octet-stream"
+
+
+def _until(
+    deadline: float | None, on_bytes: Callable[[int], None]
+) -> Callable[[int], None]:
+    """`on_bytes`, raising once the deadline passes (checked as bytes arrive)."""
+    if deadline is None:
+        return on_bytes
+    seen = 0
+
+    def check(n: int) -> None:
+        nonlocal seen
+        seen += n
+        on_bytes(n)
+        if time.monotonic() > deadline:
+            raise UploadError(
+                f"deadline reached after {seen} bytes: "
+                "the upload was aborted, nothing was written"
+            )
+
+    return check
 
 
 def _ignore(_: object) -> None:

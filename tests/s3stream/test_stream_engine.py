@@ -360,3 +360,21 @@ def test_library_call_builds_its_own_client_like_a_lambda_handler(
     assert stored_sha256(s3_server.client(), bucket, "from-lambda") == body_sha256(
         200 * KiB
     )
+
+
+def test_deadline_stops_the_stream_and_aborts_cleanly(s3, bucket, source):
+    import time
+
+    source.add("/slow", 4 * 1024 * KiB, rate=1024 * KiB)  # would take 4 s
+    started = time.monotonic()
+    with pytest.raises(UploadError, match="deadline reached after [0-9]+ bytes"):
+        stream_to_s3(
+            source.url("/slow"),
+            bucket,
+            "k",
+            client=s3,
+            limits=SMALL,
+            deadline=started + 0.5,
+        )
+    assert time.monotonic() - started < 2.5
+    assert_nothing_written(s3, bucket, "k")

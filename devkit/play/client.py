@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from devkit.errors import ConfigError
+from devkit.play.store import read_json
 
 _REQUIRED = ("client_id", "client_secret", "auth_uri", "token_uri")
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -59,16 +59,7 @@ class Redirect:
 
 def load_client_config(path: Path) -> ClientConfig:
     """Read and check a Google client file; ConfigError names what is wrong."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"no client file at {path}: {_DOWNLOAD_HINT}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError:
-        raise ConfigError(f"{path} is not JSON: {_DOWNLOAD_HINT}") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path} is not a client file: {_DOWNLOAD_HINT}")
+    doc = read_json(path, "client file", _DOWNLOAD_HINT)
     if doc.get("type") == "service_account":
         raise ConfigError(
             f"{path} is a service-account key, not an OAuth client: use it with "

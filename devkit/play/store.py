@@ -70,7 +70,7 @@ def read_json(path: Path, what: str, hint: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
     except ValueError:
-        raise ConfigError(f"{path} is not a JSON {what}: {hint}") from None
+        raise ConfigError(f"{path} is not JSON (a {what} is): {hint}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path} is not a JSON {what}: {hint}")
     return doc

@@ -1,7 +1,10 @@
 """The click layer: parse, build options, call one feature function, render.
 
 This package is the only place that imports click. Each command lives in its
-own module and registers itself on `cli` when imported below.
+own module as a plain click command; `_register_commands` adds them to `cli`
+explicitly (as pip-tools does), and `run_command` is the one place where a
+command's outcome becomes an exit code, for `devkit` and for the fast
+`python -m devkit.cli.hook` entry point alike.
 """
 
 from __future__ import annotations
@@ -30,12 +33,25 @@ def cli() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and map every outcome to an exit code; never a traceback."""
+    """Run the devkit CLI and return its exit code."""
     _register_commands()
+    return run_command(cli, argv, prog_name="devkit")
+
+
+def run_command(
+    command: click.Command, argv: Sequence[str] | None, *, prog_name: str
+) -> int:
+    """Run a click command and map every outcome to an exit code; never a traceback.
+
+    The one error handler (pre-commit's `error_handler()` is the model):
+    ClickException -> its own code (2 for usage), DevkitError -> `error: <msg>`
+    and its code, Ctrl-C -> 130, a closed stdout -> quietly 1, anything else ->
+    3 with a hint to rerun with DEVKIT_DEBUG=1.
+    """
     try:
-        rv = cli.main(
+        rv = command.main(
             args=list(argv) if argv is not None else None,
-            prog_name="devkit",
+            prog_name=prog_name,
             standalone_mode=False,
         )
     except click.exceptions.Exit as exc:  # --help, --version
@@ -71,4 +87,16 @@ def _print_error(message: str) -> None:
 def _register_commands() -> None:
     # Imported here, not at module top, so `devkit --help` stays fast and one
     # command's heavy imports (boto3, pyflakes, google-auth) load only when used.
-    from devkit.cli import commands  # noqa: F401
+    from devkit.cli.hook import hook_group
+    from devkit.cli.lambda_package import lambda_package_cmd
+    from devkit.cli.play import play_auth_cmd, play_verify_cmd
+    from devkit.cli.s3_stream import s3_stream_cmd
+
+    for command in (
+        s3_stream_cmd,
+        hook_group,
+        lambda_package_cmd,
+        play_auth_cmd,
+        play_verify_cmd,
+    ):
+        cli.add_command(command)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 import click
 
-from devkit.cli import cli
-from devkit.errors import DevkitError, ExitCode
+from devkit.cli import run_command
+from devkit.errors import ExitCode
 
 
-@cli.group("hook")
+@click.group("hook")
 def hook_group() -> None:
     """Check Python files before each commit.
 
@@ -107,30 +106,7 @@ def hook_main(argv: Sequence[str] | None = None) -> int:
     The git hook calls `python -m devkit.cli.hook` so a commit pays only for
     the hook's imports, not for every other command's (boto3 alone is ~0.1 s).
     """
-    try:
-        rv = hook_group.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="devkit hook",
-            standalone_mode=False,
-        )
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except DevkitError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return exc.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        return ExitCode.INTERRUPTED
-    except Exception:
-        if os.environ.get("DEVKIT_DEBUG"):
-            traceback.print_exc()
-        sys.stderr.write(
-            "error: internal error; rerun with DEVKIT_DEBUG=1 and report it\n"
-        )
-        return ExitCode.INTERNAL
-    return int(rv) if isinstance(rv, int) else ExitCode.OK
+    return run_command(hook_group, argv, prog_name="devkit hook")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import click
 
 from devkit.aws import AwsOptions
-from devkit.cli import cli
 from devkit.cli.options import aws_options, output_options
 from devkit.console import Output
 from devkit.errors import ExitCode
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
     from devkit.lambda_package import BuildResult, DeployResult
 
 
-@cli.command("lambda-package")
+@click.command("lambda-package")
 @click.argument("src_dir", default=".", type=click.Path(path_type=Path))
 @click.option(
     "-o",

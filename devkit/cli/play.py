@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import click
 
-from devkit.cli import cli
 from devkit.cli.options import output_options
 from devkit.console import Output
 from devkit.errors import ConfigError, ExitCode
@@ -54,7 +53,7 @@ def default_credentials_path() -> Path:
     return Path(click.get_app_dir("devkit")) / CREDENTIALS_FILENAME
 
 
-@cli.command("play-auth")
+@click.command("play-auth")
 @click.option(
     "--client-secrets",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -207,7 +206,7 @@ def _read_line_fd(fd: int, timeout: float) -> str | None:
     return data.split(b"\n", 1)[0].decode(errors="replace")
 
 
-@cli.command("play-verify", epilog=VERIFY_EPILOG)
+@click.command("play-verify", epilog=VERIFY_EPILOG)
 @click.argument("package")
 @click.argument("purchase_token", metavar="PURCHASE_TOKEN")
 @click.option(

@@ -11,7 +11,6 @@ from types import FrameType
 import click
 
 from devkit.aws import AwsOptions
-from devkit.cli import cli
 from devkit.cli.options import aws_options, output_options
 from devkit.console import Output
 from devkit.errors import ConfigError, ExitCode, Interrupted
@@ -73,7 +72,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
             signal.signal(s, h)
 
 
-@cli.command("s3-stream", short_help="Stream a URL, stdin or file into S3, verified.")
+@click.command("s3-stream", short_help="Stream a URL, stdin or file into S3, verified.")
 @click.argument("source")
 @click.argument("dest", metavar="s3://BUCKET/KEY")
 @click.option(

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from devkit import __version__
+from devkit.cli import main
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_help_lists_commands_with_summaries(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Commands:" in out
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert main(["no-such-command"]) == 2
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_cli():
+    proc = subprocess.run(
+        [sys.executable, "-m", "devkit", "--version"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert __version__ in proc.stdout
+
+
+def test_help_lists_every_registered_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("s3-stream", "hook", "lambda-package", "play-auth", "play-verify"):
+        assert f"  {name} " in out
+
+
+def test_hook_entry_point_shares_the_one_error_handler(tmp_path):
+    # Outside a git repository: a GitError. The fast entry point must end it
+    # exactly as `devkit hook run` does: one `error:` line, exit 1.
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "GIT_CEILING_DIRECTORIES": str(tmp_path),
+    }
+    fast = subprocess.run(
+        [sys.executable, "-m", "devkit.cli.hook", "run"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    full = subprocess.run(
+        [sys.executable, "-m", "devkit", "hook", "run"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert fast.returncode == full.returncode == 1
+    assert fast.stderr == full.stderr
+    assert fast.stderr.startswith("error: ") and fast.stderr.count("\n") == 1
+    assert "Traceback" not in fast.stderr
+
+
+SPEAKER = """
+import click, sys
+from devkit.cli import run_command
+
+@click.command()
+def speak():
+    for i in range(200_000):
+        sys.stdout.write(f"line {i}\\n")
+
+sys.exit(run_command(speak, [], prog_name="speak"))
+"""
+
+
+def test_a_closed_stdout_ends_quietly(tmp_path):
+    # `devkit ... | head -c1`: the pipe closes while devkit still writes; no
+    # traceback, and no "Exception ignored" from the interpreter's last flush.
+    script = tmp_path / "speak.py"
+    script.write_text(SPEAKER)
+    proc = subprocess.run(
+        f"{sys.executable} {script} | head -c1; exit ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stdout == "l"
+    assert proc.stderr == ""
+    assert proc.returncode == 1

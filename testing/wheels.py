@@ -27,8 +27,16 @@ def build_wheel(
     *,
     tag: str = "py3-none-any",
     requires: Sequence[str] = (),
+    generator: str = "devkit-tests",
+    compressed_tag_line: bool = False,
 ) -> Path:
-    """Write `name-version-tag.whl` holding `files` (path -> content) into folder."""
+    """Write `name-version-tag.whl` holding `files` (path -> content) into folder.
+
+    `tag` may be a compressed set (`cp312-cp312-a.b`, `py2.py3-none-any`): the
+    file name keeps it, and the WHEEL file lists one `Tag:` line per expanded
+    tag, as setuptools and hatchling write, or the set on one line when
+    `compressed_tag_line` is set, as maturin writes.
+    """
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     metadata = [
@@ -39,9 +47,9 @@ def build_wheel(
     ]
     wheel_meta = [
         "Wheel-Version: 1.0",
-        "Generator: devkit-tests",
+        f"Generator: {generator}",
         f"Root-Is-Purelib: {'true' if tag.endswith('-any') else 'false'}",
-        *(f"Tag: {t}" for t in _expand_tags(tag)),
+        *(f"Tag: {t}" for t in ([tag] if compressed_tag_line else _expand_tags(tag))),
     ]
     entries: dict[str, bytes] = {
         path: content.encode() if isinstance(content, str) else content
@@ -131,4 +139,59 @@ def build_ext_wheel(
             so: fake_extension(elf_arch or arch, needs_glibc),
         },
         tag=f"cp{py}-cp{py}-manylinux_{glibc}_{arch}",
+    )
+
+
+# How each build backend lays out a wheel, as read from wheels on PyPI:
+# (generator, tag set for CPython `{py}` on `{arch}`, one compressed Tag: line?,
+# extension module path, extra files).
+WHEEL_SHAPES: dict[str, tuple[str, str, bool, str, tuple[str, ...]]] = {
+    # maturin (pydantic-core, orjson, jiter, rpds-py): the platform set on one line.
+    "maturin": (
+        "maturin (1.9.6)",
+        "cp{py}-cp{py}-manylinux_2_17_{arch}.manylinux2014_{arch}",
+        True,
+        "{pkg}/_{pkg}.cpython-{py}-{arch}-linux-gnu.so",
+        (),
+    ),
+    # setuptools + auditwheel repair (numpy, psycopg2-binary): one line per tag,
+    # vendored libraries in <pkg>.libs/.
+    "setuptools": (
+        "setuptools (75.8.0)",
+        "cp{py}-cp{py}-manylinux_2_17_{arch}.manylinux2014_{arch}",
+        False,
+        "{pkg}/_speedups.cpython-{py}-{arch}-linux-gnu.so",
+        ("{pkg}.libs/libz-a1b2c3d4.so.1.3.1",),
+    ),
+    # hatchling universal wheel: py2.py3-none-any, pure Python.
+    "hatchling": ("hatchling 1.27.0", "py2.py3-none-any", False, "", ()),
+    # scikit-build-core with the stable ABI (abi3), one line per tag.
+    "scikit-build": (
+        "scikit-build-core 0.11.1",
+        "cp39-abi3-manylinux_2_17_{arch}.manylinux2014_{arch}",
+        False,
+        "{pkg}/_core.abi3.so",
+        (),
+    ),
+}
+
+
+def build_shaped_wheel(
+    folder: Path, shape: str, name: str, version: str, *, py: str, arch: str
+) -> Path:
+    """A wheel laid out as the build backend `shape` writes it (WHEEL_SHAPES)."""
+    generator, tag, one_line, ext, extras = WHEEL_SHAPES[shape]
+    pkg = name.replace("-", "_")
+    files: dict[str, bytes | str] = {f"{pkg}/__init__.py": f"VERSION = {version!r}\n"}
+    for path in [ext, *extras]:
+        if path:
+            files[path.format(pkg=pkg, py=py, arch=arch)] = fake_extension(arch, "2.17")
+    return build_wheel(
+        folder,
+        name,
+        version,
+        files,
+        tag=tag.format(py=py, arch=arch),
+        generator=generator,
+        compressed_tag_line=one_line,
     )

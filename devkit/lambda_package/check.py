@@ -12,7 +12,9 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from devkit.lambda_package.target import LEGACY_MANYLINUX, Target
+from packaging import tags
+
+from devkit.lambda_package.target import Target
 
 ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
 SHT_GNU_VERNEED = 0x6FFFFFFE
@@ -20,7 +22,6 @@ _EXT_SUFFIX = re.compile(
     r"\.cpython-(\d+)(?:t)?-([A-Za-z0-9_]+)-([a-z]+)(?:-[a-z]+)?\.so$"
 )
 _GLIBC = re.compile(rb"^GLIBC_(\d+)\.(\d+)")
-_MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(\w+)$")
 
 
 @dataclass(frozen=True)
@@ -80,46 +81,16 @@ def _check_wheel(info: Path, target: Target) -> list[Problem]:
 
 
 def tag_supported(tag: str, target: Target) -> bool:
-    """Whether one `py-abi-platform` wheel tag can run on the target."""
+    """Whether a `py-abi-platform` tag, compressed sets too, runs on the target.
+
+    A compressed set (`cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64`,
+    `py2.py3-none-any`) runs when any of the tags it stands for does.
+    """
     try:
-        py, abi, platform = tag.split("-")
+        expanded = tags.parse_tag(tag)
     except ValueError:
         return False
-    return (
-        _python_ok(py, abi, target)
-        and abi in {target.abi, "abi3", "none"}
-        and platform_supported(platform, target)
-    )
-
-
-def _python_ok(py: str, abi: str, target: Target) -> bool:
-    major, minor = target.python
-    if py in {f"py{major}", f"py{major}{minor}", target.abi}:
-        return True
-    if abi == "abi3" and py.startswith("cp3"):
-        # The stable ABI: built for 3.N runs on every 3.M with M >= N.
-        return py[2:].isdigit() and int(py[3:] or 0) <= minor
-    # A pure wheel for an older 3.x (py36) still runs.
-    return (
-        abi == "none"
-        and py.startswith("py3")
-        and py[3:].isdigit()
-        and int(py[3:]) <= minor
-    )
-
-
-def platform_supported(platform: str, target: Target) -> bool:
-    """`any`, or a manylinux tag for the target's machine and glibc ceiling."""
-    if platform == "any":
-        return True
-    for legacy, glibc in LEGACY_MANYLINUX.items():
-        if platform == f"{legacy}_{target.machine}":
-            return glibc <= target.glibc
-    match = _MANYLINUX.match(platform)
-    if not match:
-        return False
-    glibc = (int(match[1]), int(match[2]))
-    return match[3] == target.machine and glibc <= target.glibc
+    return not expanded.isdisjoint(target.supported_tags)
 
 
 def check_shared_object(path: Path, target: Target) -> list[str]:

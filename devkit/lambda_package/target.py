@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+
+from packaging import tags
 
 from devkit.errors import ConfigError
 
@@ -74,6 +77,22 @@ class Target:
                 tags.append(f"manylinux_2_{minor}_x86_64")
             tags += ["manylinux2010_x86_64", "manylinux1_x86_64"]
         return tags
+
+    @cached_property
+    def supported_tags(self) -> frozenset[tags.Tag]:
+        """Every wheel tag the runtime can load, as packaging.tags computes them.
+
+        The same rules pip and uv apply: cpXY/abi3/none on the manylinux
+        ladder, then pure `py3`/`py3X` wheels; nothing for `linux_*` or
+        other systems.
+        """
+        platforms = self.platform_tags()
+        return frozenset(
+            [
+                *tags.cpython_tags(self.python, [self.abi], platforms),
+                *tags.compatible_tags(self.python, self.abi, platforms),
+            ]
+        )
 
     def describe(self) -> str:
         """`python3.12 x86_64 (glibc <= 2.34)`."""

@@ -5,7 +5,12 @@ from pathlib import Path
 import pytest
 
 from devkit.lambda_package import BuildOptions, InstallOptions, build_package
-from testing.wheels import build_ext_wheel, build_wheel
+from testing.wheels import (
+    WHEEL_SHAPES,
+    build_ext_wheel,
+    build_shaped_wheel,
+    build_wheel,
+)
 
 WHERE_LIB = "WHERE = 'lib'\n"
 
@@ -36,6 +41,11 @@ def wheelhouse(tmp_path_factory) -> Path:
     for py in ("311", "312"):
         for arch in ("x86_64", "aarch64"):
             build_ext_wheel(w, "extpkg", "2.0", py=py, arch=arch)
+    # One wheel per build backend, in the shape each writes (testing/wheels.py).
+    for shape in WHEEL_SHAPES:
+        for py in ("312", "313"):
+            for arch in ("x86_64", "aarch64"):
+                build_shaped_wheel(w, shape, f"{shape}-pkg", "1.0", py=py, arch=arch)
     build_ext_wheel(w, "newglibc", "1.0", py="312", arch="x86_64", glibc="2_39")
     # Tagged for the target, but the module inside needs a newer glibc.
     build_ext_wheel(w, "liarpkg", "1.0", py="312", arch="x86_64", needs_glibc="2.39")

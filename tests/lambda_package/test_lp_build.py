@@ -308,3 +308,33 @@ def test_old_lib_folder_in_sources_is_left_out_with_a_warning(build, function_di
     assert result.warnings == [
         f"{function_dir / 'lib'} is left out: lib/ holds the installed requirements"
     ]
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+@pytest.mark.parametrize(
+    ("runtime", "arch", "machine"),
+    [("python3.12", "x86_64", "x86_64"), ("python3.13", "arm64", "aarch64")],
+)
+def test_wheels_of_every_build_backend_shape_are_accepted(
+    build, function_dir, tmp_path, installer, runtime, arch, machine
+):
+    # The WHEEL files keep their backend's shape: maturin's compressed Tag line
+    # is what pydantic-core ships, and used to be rejected.
+    from testing.wheels import WHEEL_SHAPES
+
+    (function_dir / "requirements.txt").write_text(
+        "".join(f"{shape}-pkg==1.0\n" for shape in WHEEL_SHAPES)
+    )
+    result = build(function_dir, runtime=runtime, arch=arch, installer=installer)
+    py = runtime.removeprefix("python").replace(".", "")
+    with zipfile.ZipFile(result.output) as zf:
+        listed = zf.namelist()
+        wheel = zf.read("lib/maturin_pkg-1.0.dist-info/WHEEL").decode()
+    assert (
+        f"Tag: cp{py}-cp{py}-manylinux_2_17_{machine}.manylinux2014_{machine}\n"
+        in wheel
+    )
+    assert f"lib/maturin_pkg/_maturin_pkg.cpython-{py}-{machine}-linux-gnu.so" in listed
+    assert "lib/scikit_build_pkg/_core.abi3.so" in listed
+    assert "lib/hatchling_pkg/__init__.py" in listed
+    assert f"lib/setuptools_pkg/_speedups.cpython-{py}-{machine}-linux-gnu.so" in listed

@@ -72,6 +72,16 @@ def test_unknown_runtime_or_arch_is_a_config_error(runtime, arch, message):
         ("cp312-cp312-macosx_11_0_arm64", False),
         ("cp312-cp312-linux_x86_64", False),
         ("py2-none-any", False),
+        # Compressed tag sets, as maturin and universal wheels write them.
+        ("cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64", True),
+        ("py2.py3-none-any", True),
+        ("cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64", True),
+        ("cp312-cp312-manylinux_2_35_x86_64.manylinux_2_36_x86_64", False),
+        ("cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64", False),
+        ("cp311.cp312-cp311.cp312-manylinux2014_x86_64", True),
+        ("py312-none-any", True),
+        ("py313-none-any", False),
+        ("not-a-tag", False),
     ],
 )
 def test_wheel_tags_against_python312_x86_64(tag, ok):

@@ -91,6 +91,7 @@ def _register_commands() -> None:
     from devkit.cli.lambda_package import lambda_package_cmd
     from devkit.cli.play import play_auth_cmd, play_verify_cmd
     from devkit.cli.s3_stream import s3_stream_cmd
+    from devkit.cli.sfn import sfn_group
 
     for command in (
         s3_stream_cmd,
@@ -98,5 +99,6 @@ def _register_commands() -> None:
         lambda_package_cmd,
         play_auth_cmd,
         play_verify_cmd,
+        sfn_group,
     ):
         cli.add_command(command)

@@ -1,0 +1,117 @@
+"""`devkit sfn new|check|simulate|deploy|wait`: the click layer over devkit.sfn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from devkit.cli.options import output_options
+from devkit.console import Output
+from devkit.errors import ExitCode
+
+if TYPE_CHECKING:
+    from devkit.sfn.budget import Budget
+    from devkit.sfn.check import Diagnostic
+
+
+@click.group("sfn")
+def sfn_group() -> None:
+    """Step Functions: generate, check, simulate, deploy and wait on a machine.
+
+    Built around the gatekeeper loop: a Task polls a Lambda that raises
+    NotReadyError until work done elsewhere is finished.
+    """
+
+
+MACHINE_TYPE = click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False)
+
+
+@sfn_group.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--type",
+    "machine_type",
+    type=MACHINE_TYPE,
+    default="STANDARD",
+    show_default=True,
+    help="The machine type it will run as.",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@output_options
+def check_cmd(
+    files: tuple[Path, ...], machine_type: str, strict: bool, out: Output
+) -> int:
+    """Check definitions: schema, pattern rules, and a budget for every loop.
+
+    Exit 0 when no ERROR (--strict: no finding at all), 1 when any, 2 when a
+    file cannot be read.
+    """
+    from devkit.sfn.asl import load_definition
+    from devkit.sfn.budget import budgets
+    from devkit.sfn.check import ERROR, check_definition
+
+    found: list[Diagnostic] = []
+    loops: list[tuple[str, Budget]] = []
+    for path in files:
+        doc = load_definition(path)
+        found.extend(check_definition(doc, str(path), machine_type.upper()))
+        loops.extend((str(path), b) for b in budgets(doc))
+    if out.json:
+        out.result_json(
+            {
+                "diagnostics": [d.to_json() for d in found],
+                "budgets": [{"file": f, **b.to_json()} for f, b in loops],
+            }
+        )
+    else:
+        _render_check(out, found, loops)
+    failed = any(d.severity == ERROR for d in found) or (strict and bool(found))
+    return ExitCode.FAILURE if failed else ExitCode.OK
+
+
+def _render_check(
+    out: Output, found: list[Diagnostic], loops: list[tuple[str, Budget]]
+) -> None:
+    for d in found:
+        out.result(f"{d.file}:{d.location}: {d.severity} {d.code} {d.message}")
+        out.result(f"    fix: {d.hint}")
+    for file, b in loops:
+        out.result(f"{file}:{b.location}: budget ({b.kind}) {' -> '.join(b.states)}")
+        for line in budget_lines(b):
+            out.result(f"    {line}")
+    errors = sum(d.severity == "ERROR" for d in found)
+    out.info(
+        f"{errors} error(s), {len(found) - errors} warning(s), {len(loops)} loop(s)"
+    )
+
+
+def budget_lines(b: Budget) -> list[str]:
+    """The human form of one loop's budget."""
+    per = " per iteration" if b.kind in ("choice", "catch-unbounded") else ""
+    lines = [f"polls        {b.polls}{per}"]
+    if b.delay_max or b.delay_first:
+        lines.append(
+            f"delays       first {_secs(b.delay_first)}; "
+            f"total min {_secs(b.delay_min)} / "
+            f"expected {_secs(b.delay_expected)} / max {_secs(b.delay_max)}"
+        )
+    lines.append(f"wall time    {_secs(b.delay_max)} of waiting, worst case{per}")
+    lines.append(
+        f"transitions  {b.transitions}{per} (execution: {b.execution_transitions})"
+    )
+    lines.append(
+        f"events       {b.events}{per} (execution: {b.execution_events} of 25,000)"
+    )
+    lines.append(f"cost         ${b.usd:.5f}{per or ' per execution'} (Standard)")
+    if b.iterations_to_cap is not None:
+        lines.append(f"history cap  after ~{b.iterations_to_cap:,} iterations")
+    lines.extend(f"note         {n}" for n in b.notes)
+    return lines
+
+
+def _secs(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds:,.0f} s ({seconds / 60:,.1f} min)"
+    return f"{seconds:g} s"

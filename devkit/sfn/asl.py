@@ -1,0 +1,202 @@
+"""Load an Amazon States Language definition and give typed views of its parts.
+
+Locations use the shape of AWS's `ValidateStateMachineDefinition` diagnostics,
+a slash path into the definition: `/States/Gatekeeper/Catch/0`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devkit.errors import ConfigError
+
+STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
+TERMINAL_TYPES = ("Succeed", "Fail")
+LAMBDA_TRANSIENT = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+# Retrier defaults and limits, as AWS documents them.
+DEFAULT_INTERVAL = 1
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_BACKOFF = 2.0
+
+
+class AslError(ConfigError):
+    """A definition that cannot be read or is not a state machine."""
+
+
+def load_definition(path: Path) -> dict[str, Any]:
+    """Read and parse one definition file; bad JSON names its line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AslError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AslError(f"{path}: cannot read: {exc}") from None
+    return parse_definition(text, str(path))
+
+
+def parse_definition(text: str, name: str) -> dict[str, Any]:
+    """Parse definition text; the error names the line and column, like `json`."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AslError(
+            f"{name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("States"), dict):
+        raise AslError(f'{name}: not a state machine: no "States" object')
+    if not isinstance(doc.get("StartAt"), str):
+        raise AslError(f'{name}: not a state machine: no "StartAt" string')
+    return doc
+
+
+def dumps(doc: Any) -> str:
+    """The form devkit writes definitions in: stable keys order, two spaces."""
+    return json.dumps(doc, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class Machine:
+    """One `States`/`StartAt` scope: the top machine, a Parallel branch or a Map's."""
+
+    body: dict[str, Any]
+    location: str  # "" for the top, "/States/P/Branches/0" for a branch
+    query_language: str  # "JSONPath" or "JSONata", inherited by its states
+
+    @property
+    def states(self) -> dict[str, dict[str, Any]]:
+        states: dict[str, dict[str, Any]] = self.body.get("States", {})
+        return states
+
+    @property
+    def start_at(self) -> str:
+        return str(self.body.get("StartAt", ""))
+
+    def state_location(self, name: str, *fields: str | int) -> str:
+        """The slash path of a state (and fields under it)."""
+        return "/".join([self.location, "States", name, *map(str, fields)])
+
+    def language_of(self, state: dict[str, Any]) -> str:
+        """A state's query language: its own field, else the machine's."""
+        return str(state.get("QueryLanguage", self.query_language))
+
+
+def machines(doc: dict[str, Any]) -> Iterator[Machine]:
+    """The top machine, then every nested branch and Map processor, depth first."""
+    top = Machine(doc, "", str(doc.get("QueryLanguage", "JSONPath")))
+    yield from _walk(top)
+
+
+def all_states(doc: dict[str, Any]) -> Iterator[tuple[Machine, str, dict[str, Any]]]:
+    """Every state object of every machine, with the machine it belongs to."""
+    for machine in machines(doc):
+        for name, state in machine.states.items():
+            if isinstance(state, dict):
+                yield machine, name, state
+
+
+def _walk(machine: Machine) -> Iterator[Machine]:
+    yield machine
+    for name, state in machine.states.items():
+        if not isinstance(state, dict):
+            continue
+        lang = machine.language_of(state)
+        base = machine.state_location(name)
+        if state.get("Type") == "Parallel":
+            for i, branch in enumerate(state.get("Branches") or []):
+                if isinstance(branch, dict):
+                    yield from _walk(Machine(branch, f"{base}/Branches/{i}", lang))
+        elif state.get("Type") == "Map":
+            for key in ("ItemProcessor", "Iterator"):
+                inner = state.get(key)
+                if isinstance(inner, dict):
+                    yield from _walk(Machine(inner, f"{base}/{key}", lang))
+
+
+def transitions_of(state: dict[str, Any]) -> list[str]:
+    """Every state name this state can go to: Next, Choice targets, catchers."""
+    targets: list[str] = []
+    if isinstance(state.get("Next"), str):
+        targets.append(state["Next"])
+    if state.get("Type") == "Choice":
+        for rule in state.get("Choices") or []:
+            if isinstance(rule, dict) and isinstance(rule.get("Next"), str):
+                targets.append(rule["Next"])
+        if isinstance(state.get("Default"), str):
+            targets.append(state["Default"])
+    for catcher in state.get("Catch") or []:
+        if isinstance(catcher, dict) and isinstance(catcher.get("Next"), str):
+            targets.append(catcher["Next"])
+    return targets
+
+
+@dataclass(frozen=True)
+class Retrier:
+    """One entry of a `Retry` array, with AWS's defaults filled in."""
+
+    errors: tuple[str, ...]
+    interval: float
+    max_attempts: int
+    backoff: float
+    max_delay: float | None
+    jitter: bool
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Retrier:
+        """Read a retrier; fields of the wrong type fall back to the default."""
+        errors = raw.get("ErrorEquals")
+        max_delay = raw.get("MaxDelaySeconds")
+        return cls(
+            errors=tuple(e for e in errors if isinstance(e, str))
+            if isinstance(errors, list)
+            else (),
+            interval=_number(raw.get("IntervalSeconds"), DEFAULT_INTERVAL),
+            max_attempts=int(_number(raw.get("MaxAttempts"), DEFAULT_MAX_ATTEMPTS)),
+            backoff=_number(raw.get("BackoffRate"), DEFAULT_BACKOFF),
+            max_delay=_number(max_delay, 0) if _is_number(max_delay) else None,
+            jitter=raw.get("JitterStrategy") == "FULL",
+        )
+
+    def delay(self, retry_index: int) -> float:
+        """The computed wait before retry number `retry_index` (0-based), no jitter."""
+        delay = self.interval * self.backoff**retry_index
+        if self.max_delay is not None:
+            delay = min(delay, self.max_delay)
+        return float(delay)
+
+    def matches(self, error: str) -> bool:
+        """Whether this retrier (or a catcher with these names) handles `error`."""
+        return error_matches(self.errors, error)
+
+
+def error_matches(names: tuple[str, ...] | list[str], error: str) -> bool:
+    """AWS's matching of an error name against an `ErrorEquals` list."""
+    if error in names:
+        return True
+    # AWS documents States.Runtime and States.DataLimitExceeded as terminal:
+    # no wildcard catches them. States.TaskFailed matches all but States.Timeout.
+    if error in UNCATCHABLE:
+        return False
+    if "States.ALL" in names:
+        return True
+    return "States.TaskFailed" in names and error != "States.Timeout"
+
+
+UNCATCHABLE = ("States.Runtime", "States.DataLimitExceeded")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(value: Any, default: float) -> float:
+    return float(value) if _is_number(value) else float(default)

@@ -23,9 +23,17 @@ class DevkitError(Exception):
 
 
 class ConfigError(DevkitError):
-    """Bad input: arguments, files or settings that cannot be used."""
+    """Bad input: arguments, files or settings that cannot be used (exit 2).
+
+    Only for what the user can fix by changing what they asked for; a failure
+    of the world (a full disk, a refused request) is one of the classes below.
+    """
 
     exit_code = ExitCode.USAGE
+
+
+class WriteError(DevkitError):
+    """A file devkit writes (a zip, a hook, a token or state file) could not be."""
 
 
 class SourceError(DevkitError):
@@ -42,6 +50,10 @@ class GitError(DevkitError):
 
 class BuildError(DevkitError):
     """A Lambda package could not be built."""
+
+
+class DeployError(DevkitError):
+    """AWS refused a deploy, or the deployed function is not what was asked for."""
 
 
 class AuthError(DevkitError):

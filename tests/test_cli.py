@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from devkit import __version__
 from devkit.cli import main
+from devkit.errors import ExitCode
 
 
 def test_version(capsys):
@@ -94,3 +97,10 @@ def test_a_closed_stdout_ends_quietly(tmp_path):
     assert proc.stdout == "l"
     assert proc.stderr == ""
     assert proc.returncode == 1
+
+
+def test_readme_exit_code_table_matches_the_code():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", table, re.M)}
+    assert documented == {int(code) for code in ExitCode}

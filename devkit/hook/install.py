@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from devkit.errors import GitError
+from devkit.fileio import EXECUTABLE, atomic_write
 from devkit.hook import git
 
 HOOK_NAME = "pre-commit"
@@ -113,12 +113,4 @@ def _read(path: Path) -> str | None:
 def _write_executable(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename: git never sees a half-written hook.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pre-commit.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, content.encode("utf-8"), mode=EXECUTABLE)

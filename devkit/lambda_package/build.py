@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devkit.errors import BuildError, ConfigError
+from devkit.errors import BuildError, ConfigError, WriteError
+from devkit.fileio import atomic_writer
 from devkit.lambda_package.files import (
     SourceFile,
     collect_sources,
@@ -228,21 +229,10 @@ def _write_atomically(
     output: Path, entries: Sequence[ZipEntry], stamp: tuple[int, int]
 ) -> None:
     try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{output.name}.", suffix=".tmp", dir=output.parent
-        )
-    except OSError as exc:
-        raise ConfigError(f"cannot write {output}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_writer(output) as fh:
             write_zip(fh, entries, stamp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a zip is not a secret
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise WriteError(f"cannot write {output}: {exc.strerror or exc}") from exc
 
 
 def _sha256(path: Path) -> bytes:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from devkit.errors import UploadError
+from devkit.errors import DeployError
 from devkit.lambda_package.build import DIRECT_UPLOAD_LIMIT, BuildResult
 from devkit.lambda_package.pathsetup import merge_environment
 from devkit.lambda_package.target import Target
@@ -46,12 +46,12 @@ def _converted(function: str) -> Iterator[None]:
         err = exc.response.get("Error", {})
         code, message = err.get("Code", "Error"), err.get("Message", str(exc))
         if code == "ResourceNotFoundException":
-            raise UploadError(
+            raise DeployError(
                 f"function {function} not found: check the name and --region"
             ) from exc
-        raise UploadError(f"deploying {function} failed: {code}: {message}") from exc
+        raise DeployError(f"deploying {function} failed: {code}: {message}") from exc
     except (BotoCoreError, WaiterError) as exc:
-        raise UploadError(f"deploying {function} failed: {exc}") from exc
+        raise DeployError(f"deploying {function} failed: {exc}") from exc
 
 
 def deploy_package(
@@ -90,7 +90,7 @@ def _deploy(
             )
         else:
             if build.zipped_size > DIRECT_UPLOAD_LIMIT:
-                raise UploadError(
+                raise DeployError(
                     f"zip is {build.zipped_size / 1e6:.1f} MB, over the "
                     "50 MB direct upload limit: pass --s3-bucket"
                 )
@@ -99,7 +99,7 @@ def _deploy(
                 FunctionName=function, ZipFile=build.output.read_bytes()
             )
         if resp.get("CodeSha256") != build.code_sha256:
-            raise UploadError(
+            raise DeployError(
                 f"Lambda reports CodeSha256 {resp.get('CodeSha256')} for "
                 f"{function}, expected {build.code_sha256}: deploy again"
             )
@@ -120,13 +120,13 @@ def _check_target(
     target: Target, function: str, runtime: str | None, arches: Sequence[str] | None
 ) -> None:
     if runtime and runtime != target.runtime:
-        raise UploadError(
+        raise DeployError(
             f"function {function} runs {runtime} but the zip targets "
             f"{target.runtime}: rebuild with --runtime {runtime}"
         )
     arch = (arches or ["x86_64"])[0]
     if arch != target.arch:
-        raise UploadError(
+        raise DeployError(
             f"function {function} runs on {arch} but the zip targets "
             f"{target.arch}: rebuild with --arch {arch}"
         )
@@ -140,7 +140,7 @@ def _upload_to_s3(
     on_status: Callable[[str], None],
 ) -> str:
     if s3 is None:
-        raise UploadError("an S3 client is needed to deploy through --s3-bucket")
+        raise DeployError("an S3 client is needed to deploy through --s3-bucket")
     key = f"devkit/lambda-package/{function}/{build.sha256}.zip"
     on_status(f"uploading {build.zipped_size:,} bytes to s3://{bucket}/{key}")
     s3.upload_file(str(build.output), bucket, key)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from devkit.errors import ConfigError
+from devkit.errors import ConfigError, WriteError
+from devkit.fileio import PRIVATE, atomic_write, make_private_dirs
 
 
 def write_private_json(path: Path, document: dict[str, Any], *, own_dir: bool) -> None:
@@ -21,44 +20,16 @@ def write_private_json(path: Path, document: dict[str, Any], *, own_dir: bool) -
     """
     folder = path.parent
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(folder)
         if own_dir:
             os.chmod(folder, 0o700)
-        _atomic_write(path, json.dumps(document, indent=2) + "\n")
+        atomic_write(
+            path, (json.dumps(document, indent=2) + "\n").encode(), mode=PRIVATE
+        )
     except OSError as exc:
-        raise ConfigError(
+        raise WriteError(
             f"cannot write {path}: {exc.strerror}: pass another --output"
         ) from None
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    # mkstemp creates the file 0600 whatever the umask, so the secret is never
-    # readable by others, not even for a moment; os.replace makes it atomic.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on a directory; the rename stands
-    finally:
-        os.close(fd)
 
 
 def read_json(path: Path, what: str, hint: str) -> dict[str, Any]:

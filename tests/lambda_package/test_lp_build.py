@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import shutil
@@ -8,7 +9,7 @@ import zipfile
 
 import pytest
 
-from devkit.errors import BuildError, ConfigError
+from devkit.errors import BuildError, ConfigError, WriteError
 from devkit.lambda_package import build as build_mod
 from devkit.lambda_package import install as install_mod
 from devkit.lambda_package.pathsetup import PTH_NAME
@@ -157,10 +158,11 @@ def test_failed_write_keeps_the_old_zip(build, function_dir, tmp_path, monkeypat
     out.write_bytes(b"old")
 
     def boom(*args):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(build_mod, "write_zip", boom)
-    with pytest.raises(OSError):
+    # A failure of the world (exit 1), not bad usage, and one line.
+    with pytest.raises(WriteError, match=r"cannot write .*out\.zip: No space left"):
         build(function_dir, output=out)
     assert out.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []

@@ -13,7 +13,7 @@ from moto.server import ThreadedMotoServer
 
 from devkit.aws import AwsOptions
 from devkit.cli import main
-from devkit.errors import UploadError
+from devkit.errors import DeployError
 from devkit.lambda_package import deploy_package
 
 
@@ -77,14 +77,14 @@ def test_deploy_through_s3(build, function_dir, aws, function):
 
 
 def test_deploy_to_missing_function_is_one_line(build, function_dir, aws):
-    with pytest.raises(UploadError, match="^function nope not found: check the name"):
+    with pytest.raises(DeployError, match="^function nope not found: check the name"):
         deploy_package(build(function_dir), "nope", aws.lambda_())
 
 
 def test_deploy_refuses_a_runtime_mismatch(build, function_dir, aws, function):
     result = build(function_dir, runtime="python3.11")
     with pytest.raises(
-        UploadError, match="runs python3.12 but the zip targets python3.11"
+        DeployError, match="runs python3.12 but the zip targets python3.11"
     ):
         deploy_package(result, function, aws.lambda_())
 

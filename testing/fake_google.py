@@ -692,9 +692,11 @@ class ScriptedBrowser:
     error: BaseException | None = None
     _thread: threading.Thread | None = None
 
+    timeout: float = 10  # per request, the redirect's answer included
+
     def __call__(self, url: str) -> bool:
         self.opened.append(url)
-        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self._thread = threading.Thread(target=self.visit, args=(url,), daemon=True)
         self._thread.start()
         return True
 
@@ -705,10 +707,11 @@ class ScriptedBrowser:
         if self.error is not None:
             raise self.error
 
-    def _run(self, url: str) -> None:
+    def visit(self, url: str) -> None:
+        """Consent and follow the redirect, here and now (what a browser does)."""
         try:
             with _session() as http:
-                page = http.get(url, timeout=10)
+                page = http.get(url, timeout=self.timeout)
                 self.consent_status = page.status_code
                 found = re.search(r'name="request_id" value="([^"]+)"', page.text)
                 if page.status_code != 200 or found is None:
@@ -717,12 +720,14 @@ class ScriptedBrowser:
                     urlsplit(url)._replace(path="/o/oauth2/approve", query="").geturl()
                 )
                 form = {"request_id": found[1], "decision": self.decision}
-                answer = http.post(action, data=form, allow_redirects=False, timeout=10)
+                answer = http.post(
+                    action, data=form, allow_redirects=False, timeout=self.timeout
+                )
                 location = answer.headers["Location"]
                 if self.rewrite_redirect is not None:
                     location = self.rewrite_redirect(location)
                 self.redirect_url = location
-                landing = http.get(location, timeout=10)
+                landing = http.get(location, timeout=self.timeout)
                 self.landing_status = landing.status_code
                 self.landing_text = landing.text
         except BaseException as exc:  # noqa: BLE001 - reported by wait()

@@ -189,21 +189,39 @@ def _read_pasted_line(timeout: float) -> str | None:
     return _read_line_fd(fd, timeout)
 
 
+class _FdLines:
+    """Lines from a file descriptor, read unbuffered with select.
+
+    Python's buffered stdin would hold data that select cannot see, so
+    --timeout could not hold; and one read may bring several lines (a
+    paste, a pipe), so what follows the first newline is kept for the next.
+    """
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.ended = False
+
+    def read(self, fd: int, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.pending and not self.ended:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(remaining, 0))
+            if not ready:
+                raise TimeoutError
+            chunk = os.read(fd, 4096)
+            self.ended = not chunk
+            self.pending += chunk
+        line, newline, self.pending = self.pending.partition(b"\n")
+        if not line and not newline:
+            return None  # end of input
+        return line.decode(errors="replace")
+
+
+_STDIN_LINES = _FdLines()
+
+
 def _read_line_fd(fd: int, timeout: float) -> str | None:
-    # Unbuffered reads with select, so --timeout holds and nothing is left in
-    # a Python buffer that select cannot see.
-    deadline = time.monotonic() + timeout
-    data = b""
-    while b"\n" not in data:
-        remaining = deadline - time.monotonic()
-        ready, _, _ = select.select([fd], [], [], max(remaining, 0))
-        if not ready:
-            raise TimeoutError
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return data.decode(errors="replace") or None
-        data += chunk
-    return data.split(b"\n", 1)[0].decode(errors="replace")
+    return _STDIN_LINES.read(fd, timeout)
 
 
 @click.command("play-verify", epilog=VERIFY_EPILOG)

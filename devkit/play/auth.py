@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import threading
 import time
 import webbrowser
 from collections.abc import Callable
@@ -146,7 +147,35 @@ def _loopback_flow(
             client, options.scopes, redirect.uri(receiver.port)
         )
         receiver.expect_state(state)
-        opened = _open(opener, url)
+        # The opener runs beside the listener: a console browser makes
+        # webbrowser.open block until it exits, after the redirect is answered.
+        threading.Thread(
+            target=lambda: receiver.post(("opened", _open(opener, url))),
+            name="devkit-browser",
+            daemon=True,
+        ).start()
+        try:
+            params = _await_redirect(receiver, url, options, on_url, deadline, clock)
+        except RedirectTimeout:
+            raise AuthError(
+                _timeout_message(options.timeout, client, receiver.ignored)
+            ) from None
+    return flow, _code_from(params, state)
+
+
+def _await_redirect(
+    receiver: LoopbackReceiver,
+    url: str,
+    options: AuthOptions,
+    on_url: Callable[[str, bool], None],
+    deadline: float,
+    clock: Callable[[], float],
+) -> dict[str, str]:
+    while True:
+        kind, value = receiver.next_event(deadline, clock)
+        if kind == "redirect":
+            return dict(value)
+        opened = bool(value)
         if not opened and not options.interactive:
             raise AuthError(
                 "no browser could be opened and stdin is not a terminal: run "
@@ -154,11 +183,6 @@ def _loopback_flow(
                 "(ssh -L PORT:127.0.0.1:PORT) and pass --port PORT"
             )
         on_url(url, opened)
-        try:
-            params = receiver.wait(deadline, clock)
-        except RedirectTimeout:
-            raise AuthError(_timeout_message(options.timeout, client)) from None
-    return flow, _code_from(params, state)
 
 
 def _open(opener: Opener, url: str) -> bool:
@@ -300,13 +324,18 @@ def _token_error_message(
     return f"the token endpoint refused the code ({error}: {description})"
 
 
-def _timeout_message(timeout: float, client: ClientConfig) -> str:
+def _timeout_message(timeout: float, client: ClientConfig, ignored: int) -> str:
     hint = (
         "if the browser showed Error 400: redirect_uri_mismatch, register the exact "
         "redirect URI for this web client (or use a Desktop app client)"
         if client.kind == "web"
         else "if the browser showed an error, fix it and run devkit play-auth again"
     )
+    if ignored:
+        hint += (
+            f"; {ignored} answer(s) without this run's state were ignored (an old "
+            "browser tab, or another program): use the URL this run printed"
+        )
     return (
         f"no answer from the browser within {timeout:g} s: {hint} (or raise --timeout)"
     )

@@ -83,6 +83,10 @@ def _client_from(kind: str, body: dict[str, Any], path: Path) -> ClientConfig:
         if urlsplit(body[key]).scheme not in ("http", "https"):
             raise ConfigError(f"{path}: {key} is not an http(s) URL: {body[key]}")
     uris = body.get("redirect_uris") or []
+    if isinstance(uris, str):
+        uris = [uris]  # a hand-edited file; Google's download has a list
+    elif not isinstance(uris, list):
+        raise ConfigError(f"{path}: redirect_uris is not a list: {_DOWNLOAD_HINT}")
     return ClientConfig(
         kind=kind,
         client_id=body["client_id"],

@@ -1,37 +1,58 @@
-"""A one-shot HTTP listener on 127.0.0.1 that receives the OAuth redirect."""
+"""An HTTP listener on 127.0.0.1 that receives the OAuth redirect.
+
+It serves from a thread, from before the browser is opened until the answer
+carrying this run's `state` arrives: a console browser (w3m, lynx) makes
+`webbrowser.open` block until it exits, and it only exits once the redirect
+page has been answered. Any other request (a favicon, a forged or stale
+`?code=`, an `?error=` without our state) is answered and ignored, so no
+local process can end the wait early.
+"""
 
 from __future__ import annotations
 
 import errno
 import html
+import queue
+import secrets
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from devkit.errors import AuthError
 
+# What the wait can be woken by: ("redirect", query) or ("opened", bool).
+Event = tuple[str, Any]
+
 
 class RedirectTimeout(Exception):
-    """No redirect arrived before the deadline."""
+    """No redirect carrying our state arrived before the deadline."""
 
 
-class _Server(HTTPServer):
+class _Server(ThreadingHTTPServer):
     # Linux refuses a second listener even with SO_REUSEADDR, and it lets a fixed
     # --port be reused straight after a run; on Windows it would allow hijacking.
     allow_reuse_address = sys.platform != "win32"
+    # A stalled local connection must not hold up the exit: the page of the
+    # real redirect is written before the wait is woken, so nothing is cut.
+    daemon_threads = True
+    block_on_close = False
     expected_path = "/"
-    result: dict[str, str] | None = None
-    page_for: Callable[[dict[str, str]], str]
+    state: str | None = None
+    delivered = False
+    ignored = 0
+    events: queue.Queue[Event]
+    lock: threading.Lock
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    timeout = 10  # a stalled connection must not eat the whole wait
+    timeout = 10  # a stalled connection holds only its own thread
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Silence the access log: the URL holds the authorization code."""
@@ -39,14 +60,26 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
         params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        if parts.path != self.server.expected_path or not (
+        server = self.server
+        if parts.path != server.expected_path or not (
             "code" in params or "error" in params
         ):
             # A favicon or a stray request: answer it and keep waiting.
             self._send(404, "<p>This is not the authorization redirect.</p>")
             return
-        self.server.result = params
-        self._send(200, self.server.page_for(params))
+        with server.lock:
+            ours = _state_matches(params, server.state) and not server.delivered
+            if ours:
+                server.delivered = True
+            else:
+                server.ignored += 1
+        if not ours:
+            # RFC 6749 10.12: an answer without this run's state (a forged
+            # link, an old tab, another program) is not ours to act on.
+            self._send(400, _NOT_OURS)
+            return
+        self._send(200, landing_page(params))
+        server.events.put(("redirect", params))
 
     def _send(self, status: int, body: str) -> None:
         page = (
@@ -59,26 +92,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         self.wfile.write(page)
+        self.wfile.flush()
 
 
-def landing_page(params: dict[str, str], expected_state: str) -> str:
-    """The page the browser shows after the redirect."""
-    if "error" in params:
-        reason = html.escape(params["error"])
-        return f"<h1>Authorization not granted ({reason})</h1><p>{_CLOSE}</p>"
-    if params.get("state") != expected_state:
-        return (
-            "<h1>This answer does not belong to the running devkit play-auth</h1>"
-            f"<p>The state did not match. {_CLOSE}</p>"
-        )
-    return f"<h1>devkit received the authorization</h1><p>{_CLOSE}</p>"
+def _state_matches(params: dict[str, str], state: str | None) -> bool:
+    if not state:
+        return False
+    return secrets.compare_digest(params.get("state", "").encode(), state.encode())
 
 
 _CLOSE = "You can close this window and return to the terminal."
+_NOT_OURS = (
+    "<h1>This answer does not belong to the running devkit play-auth</h1>"
+    f"<p>The state did not match; devkit is still waiting. {_CLOSE}</p>"
+)
+
+
+def landing_page(params: dict[str, str]) -> str:
+    """The page the browser shows after the redirect that carries our state."""
+    if "error" in params:
+        reason = html.escape(params["error"])
+        return f"<h1>Authorization not granted ({reason})</h1><p>{_CLOSE}</p>"
+    return f"<h1>devkit received the authorization</h1><p>{_CLOSE}</p>"
 
 
 class LoopbackReceiver:
-    """Listens on 127.0.0.1:`port` (0: any free port) for one OAuth redirect."""
+    """Serves 127.0.0.1:`port` (0: any free port) until our OAuth redirect comes."""
 
     def __init__(self, port: int, path: str, reserve_ipv6: bool = False) -> None:
         try:
@@ -86,34 +125,61 @@ class LoopbackReceiver:
         except OSError as exc:
             raise _bind_error(port, exc) from None
         self._server.expected_path = path
-        self._server.page_for = lambda params: landing_page(params, "")
+        self._server.events = queue.Queue()
+        self._server.lock = threading.Lock()
         self._ipv6: socket.socket | None = None
         if reserve_ipv6:
             self._reserve_ipv6()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="devkit-loopback",
+            daemon=True,
+        )
+        self._thread.start()
 
     @property
     def port(self) -> int:
         """The port actually bound."""
         return int(self._server.server_address[1])
 
+    @property
+    def ignored(self) -> int:
+        """How many code/error answers without this run's state were turned away."""
+        return self._server.ignored
+
     def expect_state(self, state: str) -> None:
-        """Tell the landing page which state belongs to this run."""
-        self._server.page_for = lambda params: landing_page(params, state)
+        """Accept only the redirect that carries this state (RFC 6749 4.1.2)."""
+        self._server.state = state
+
+    def post(self, event: Event) -> None:
+        """Wake the wait with an event of the caller's (e.g. the browser opened)."""
+        self._server.events.put(event)
+
+    def next_event(
+        self, deadline: float, clock: Callable[[], float] = time.monotonic
+    ) -> Event:
+        """The next redirect or posted event; RedirectTimeout at the deadline."""
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise RedirectTimeout
+        try:
+            return self._server.events.get(timeout=remaining)
+        except queue.Empty:
+            raise RedirectTimeout from None
 
     def wait(
         self, deadline: float, clock: Callable[[], float] = time.monotonic
     ) -> dict[str, str]:
-        """Serve until a redirect with `code` or `error` arrives; return its query."""
-        while self._server.result is None:
-            remaining = deadline - clock()
-            if remaining <= 0:
-                raise RedirectTimeout
-            self._server.timeout = remaining
-            self._server.handle_request()
-        return self._server.result
+        """Serve until the redirect with our state arrives; return its query."""
+        while True:
+            kind, value = self.next_event(deadline, clock)
+            if kind == "redirect":
+                return dict(value)
 
     def close(self) -> None:
         """Stop listening."""
+        self._server.shutdown()
         self._server.server_close()
         if self._ipv6 is not None:
             self._ipv6.close()
@@ -141,7 +207,7 @@ class LoopbackReceiver:
         except OSError as exc:
             sock.close()
             if exc.errno == errno.EADDRINUSE:
-                self.close()
+                self._server.server_close()
                 raise _bind_error(self.port, exc) from None
             return
         self._ipv6 = sock

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
 import threading
@@ -71,17 +72,112 @@ def test_second_consent_still_gets_a_refresh_token(fake, desktop_client, tmp_pat
     assert stored["refresh_token"] == fake.issued_refresh_tokens[1]
 
 
-def test_state_mismatch_is_refused_before_the_exchange(fake, desktop_client, tmp_path):
+def test_wrong_state_is_answered_ignored_and_the_wait_goes_on(
+    fake, desktop_client, tmp_path
+):
     _, client_file = desktop_client
     browser = ScriptedBrowser(
         rewrite_redirect=lambda url: url.replace("state=", "state=x")
     )
-    with pytest.raises(AuthError, match="state mismatch"):
-        authorize(_options(client_file, tmp_path), opener=browser)
+    with pytest.raises(AuthError, match=r"within 1 s.*1 answer\(s\) without this run"):
+        authorize(_options(client_file, tmp_path, timeout=1), opener=browser)
     browser.wait()
-    assert fake.token_grants == []
+    assert fake.token_grants == []  # the code of a foreign answer is never exchanged
+    assert browser.landing_status == 400
     assert "does not belong" in browser.landing_text
+    assert "still waiting" in browser.landing_text
     assert not (tmp_path / "out").exists()
+
+
+def _local_process_then(browser, *queries):
+    """An opener: another local program hits the listener first, then the browser."""
+    answers = []
+
+    def opener(url):
+        port = urlsplit(parse_qs(urlsplit(url).query)["redirect_uri"][0]).port
+        for query in queries:
+            got = requests.get(f"http://127.0.0.1:{port}/{query}", timeout=10)
+            answers.append((got.status_code, got.text))
+        return browser(url)
+
+    return opener, answers
+
+
+@pytest.mark.parametrize(
+    "queries",
+    [
+        ["?code=forged&state=wrong", "?code=forged"],  # item 2: a forged code
+        ["?error=access_denied", "?error=access_denied&state=wrong"],  # item 3
+    ],
+)
+def test_answers_without_our_state_cannot_end_the_flow(
+    fake, desktop_client, tmp_path, queries
+):
+    _, client_file = desktop_client
+    browser = ScriptedBrowser()
+    opener, answers = _local_process_then(browser, *queries)
+    result = authorize(_options(client_file, tmp_path), opener=opener)
+    browser.wait()
+    assert [status for status, _ in answers] == [400, 400]
+    assert all("does not belong" in text for _, text in answers)
+    assert result.path.exists()
+    assert browser.landing_status == 200
+    assert fake.token_grants == ["authorization_code"]  # only the real code
+
+
+def test_a_browser_that_blocks_until_the_redirect_is_answered(
+    fake, desktop_client, tmp_path
+):
+    # What webbrowser.open does with w3m or lynx: it returns when they exit,
+    # and they exit once the redirect page has been answered.
+    _, client_file = desktop_client
+    browser = ScriptedBrowser()
+
+    def console_browser(url):
+        browser.visit(url)  # returns only once the redirect page has answered
+        return True
+
+    result = authorize(_options(client_file, tmp_path), opener=console_browser)
+    assert browser.error is None
+    assert browser.landing_status == 200
+    assert "devkit received the authorization" in browser.landing_text
+    assert result.path.exists()
+
+
+def test_missing_parent_folders_are_created_0700_whatever_the_umask(
+    fake, desktop_client, tmp_path
+):
+    _, client_file = desktop_client
+    target = tmp_path / "a" / "b" / "c" / "play.json"
+    browser = ScriptedBrowser()
+    old = os.umask(0)
+    try:
+        options = AuthOptions(client_secrets=client_file, output=target, timeout=10)
+        authorize(options, opener=browser)
+    finally:
+        os.umask(old)
+    browser.wait()
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", target.parent):
+        assert _mode(folder) == 0o700, folder
+    assert _mode(target) == 0o600
+
+
+def test_redirect_uris_given_as_a_string(fake, tmp_path):
+    port = free_port()
+    client = fake.add_client("web", [f"http://127.0.0.1:{port}/"])
+    path = tmp_path / "web.json"
+    fake.client_file(path, client)
+    doc = json.loads(path.read_text())
+    doc["web"]["redirect_uris"] = f"http://127.0.0.1:{port}/"
+    path.write_text(json.dumps(doc))
+    browser = ScriptedBrowser()
+    result = authorize(_options(path, tmp_path), opener=browser)
+    browser.wait()
+    assert result.redirect_uri == f"http://127.0.0.1:{port}/"
+    doc["web"]["redirect_uris"] = "https://example.com/cb"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError, match=r"registered: https://example\.com/cb\)"):
+        authorize(_options(path, tmp_path), opener=lambda url: True)
 
 
 def test_denied_consent(fake, desktop_client, tmp_path):
@@ -481,18 +577,23 @@ def test_loopback_ignores_stray_requests_until_the_redirect():
 
         def browse():
             base = f"http://127.0.0.1:{receiver.port}"
-            statuses.append(requests.get(base + "/favicon.ico", timeout=5).status_code)
-            statuses.append(requests.get(base + "/cb", timeout=5).status_code)
-            statuses.append(
-                requests.get(base + "/cb?code=c&state=s1", timeout=5).status_code
-            )
+            for path in (
+                "/favicon.ico",
+                "/cb",
+                "/cb?code=c&state=s2",
+                "/cb?error=access_denied",
+                "/cb?code=c&state=s1",
+                "/cb?code=again&state=s1",  # a replay after the answer
+            ):
+                statuses.append(requests.get(base + path, timeout=5).status_code)
 
         thread = threading.Thread(target=browse)
         thread.start()
         params = receiver.wait(time.monotonic() + 10)
         thread.join()
+        assert receiver.ignored == 3
     assert params == {"code": "c", "state": "s1"}
-    assert statuses == [404, 404, 200]
+    assert statuses == [404, 404, 400, 400, 200, 400]
 
 
 def test_loopback_deadline():

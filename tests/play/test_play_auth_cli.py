@@ -175,3 +175,52 @@ def test_no_browser_found_and_no_terminal_fails_fast(
         "error: no browser could be opened and stdin is not a terminal"
         in output.read()[1]
     )
+
+
+def test_a_console_browser_from_the_browser_variable(
+    fake, desktop_client, record_output, tmp_path
+):
+    # BROWSER names a foreground program (like w3m): webbrowser.open blocks
+    # until it exits, and it exits only once the redirect has been answered.
+    _, client_file = desktop_client
+    log = tmp_path / "browser.jsonl"
+    target = tmp_path / "creds" / "play.json"
+    root = Path(__file__).resolve().parents[2]
+    browser = f"{sys.executable} -m testing.console_browser --log {log} %s"
+    env = dict(
+        os.environ,
+        OAUTHLIB_INSECURE_TRANSPORT="1",
+        BROWSER=browser,
+        PYTHONPATH=str(root),
+    )
+    argv = ["play-auth", "--client-secrets", str(client_file), "--output", str(target)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "devkit", *argv, "--timeout", "60"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    record_output(proc.stdout.decode() + proc.stderr.decode())
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(log.read_text())
+    assert seen["landing_status"] == 200, seen
+    assert "devkit received the authorization" in seen["landing_text"]
+    assert (
+        json.loads(target.read_text())["refresh_token"]
+        == (fake.issued_refresh_tokens[-1])
+    )
+
+
+def test_no_browser_reads_lines_that_arrive_in_one_piece(
+    fake, desktop_client, record_output
+):
+    # An empty line and the address in one write: the second line must not be lost.
+    _, client_file = desktop_client
+    proc = _spawn(client_file, "--timeout", "30")
+    url = _read_url(proc, time.monotonic() + 20)
+    location = consent_redirect(url)
+    out, err = proc.communicate(b"\n" + location.encode() + b"\n", timeout=30)
+    record_output(out.decode() + err.decode())
+    assert proc.returncode == 0, err
+    assert Path(out.decode().strip()).exists()

@@ -28,6 +28,7 @@ from devkit.lambda_package.files import collect_lib
 from devkit.lambda_package.pyc import compile_files
 from devkit.lambda_package.target import Target
 from devkit.lambda_package.zipwriter import ZipEntry, compress, read_entries, write_zip
+from devkit.paths import cache_dir
 
 # uv is the default: in bench/lambda_package.py (requests+pydantic+numpy,
 # python3.12) a cold build took 5.4 s with uv against 11.5 s with pip, and uv
@@ -65,13 +66,8 @@ class Dependencies:
 
 
 def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """DEVKIT_CACHE_DIR, else $XDG_CACHE_HOME/devkit, else ~/.cache/devkit."""
-    if environ.get("DEVKIT_CACHE_DIR"):
-        return Path(environ["DEVKIT_CACHE_DIR"]) / "lambda-package"
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(
-        environ.get("HOME", os.path.expanduser("~")), ".cache"
-    )
-    return Path(base) / "devkit" / "lambda-package"
+    """lambda-package's folder under devkit's cache (devkit.paths.cache_dir)."""
+    return cache_dir("lambda-package", environ)
 
 
 def installer_version(installer: str) -> str:

@@ -60,6 +60,11 @@ if TYPE_CHECKING:
     help="Dependency cache [default: ~/.cache/devkit, or DEVKIT_CACHE_DIR].",
 )
 @click.option(
+    "--refresh",
+    is_flag=True,
+    help="Resolve and install the dependencies again, ignoring the cache.",
+)
+@click.option(
     "--compile",
     "compile_pyc",
     is_flag=True,
@@ -86,6 +91,7 @@ def lambda_package_cmd(
     no_index: bool,
     index_url: str | None,
     cache_dir: Path | None,
+    refresh: bool,
     compile_pyc: bool,
     function: str | None,
     s3_bucket: str | None,
@@ -108,6 +114,7 @@ def lambda_package_cmd(
         no_index=no_index,
         index_url=index_url,
         compile=compile_pyc,
+        refresh=refresh,
     )
     if cache_dir is not None:
         install = InstallOptions(**{**install.__dict__, "cache_dir": cache_dir})

@@ -21,8 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from time import time as clock
+
+from packaging.utils import canonicalize_name
 
 from devkit.errors import BuildError, ConfigError
+from devkit.lambda_package.cachekey import (
+    RequirementsScan,
+    local_digest,
+    local_wheel_names,
+    scan_requirements,
+)
 from devkit.lambda_package.check import check_installed
 from devkit.lambda_package.files import collect_lib
 from devkit.lambda_package.pyc import compile_files
@@ -36,6 +45,8 @@ from devkit.paths import cache_dir
 INSTALLERS = ("uv", "pip")
 # glibc minors uv's --python-platform can name (uv 0.13: 2_17, 2_28, 2_31..2_40).
 UV_GLIBC_MINORS = (17, 28, *range(31, 41))
+# How long a cached resolution of unpinned requirements is reused.
+RESOLUTION_TTL = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class InstallOptions:
     index_url: str | None = None
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     compile: bool = False
+    refresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,25 +96,11 @@ def installer_version(installer: str) -> str:
         ) from exc
 
 
-_INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
-
-
-def requirements_content(path: Path, seen: frozenset[Path] = frozenset()) -> bytes:
-    """The file's bytes plus those of every -r/-c file it names, recursively."""
-    data = path.read_bytes()
-    parts = [data]
-    for line in data.decode(errors="replace").splitlines():
-        match = _INCLUDE.match(line)
-        included = (path.parent / match[1]).resolve() if match else None
-        if included and included not in seen and included.is_file():
-            parts.append(requirements_content(included, seen | {path.resolve()}))
-    return b"\0".join(parts)
-
-
-def cache_key(requirements: bytes, target: Target, opts: InstallOptions) -> str:
+def cache_key(scan: RequirementsScan, target: Target, opts: InstallOptions) -> str:
     """Hash of everything that decides what gets installed."""
     parts = {
-        "requirements": hashlib.sha256(requirements).hexdigest(),
+        "requirements": hashlib.sha256(scan.content).hexdigest(),
+        "local": local_digest([*scan.local, *_local_links(opts.find_links)]),
         "runtime": target.runtime,
         "arch": target.arch,
         "installer": opts.installer,
@@ -111,10 +109,19 @@ def cache_key(requirements: bytes, target: Target, opts: InstallOptions) -> str:
         "no_index": opts.no_index,
         "index_url": opts.index_url,
         "compile": opts.compile,
-        "layout": 1,  # bump when the entry format changes
+        "layout": 2,  # bump when the entry format changes
     }
     blob = json.dumps(parts, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def _local_links(links: Sequence[str]) -> list[Path]:
+    paths = [
+        Path(link.removeprefix("file://"))
+        for link in links
+        if "://" not in link or link.startswith("file://")
+    ]
+    return [p.resolve() for p in paths if p.exists()]
 
 
 def ensure_dependencies(
@@ -124,9 +131,13 @@ def ensure_dependencies(
     on_status: Callable[[str], None] = lambda _msg: None,
 ) -> Dependencies:
     """Return the cache entry for these requirements, installing on a miss."""
-    key = cache_key(requirements_content(requirements), target, opts)
+    scan = scan_requirements(requirements)
+    key = cache_key(scan, target, opts)
     entry = opts.cache_dir / key
-    if (entry / "meta.json").is_file():
+    reused = None if opts.refresh else _reusable(entry, clock())
+    if reused is not None:
+        if reused:
+            on_status(reused)
         return Dependencies(key, entry, True, opts.installer)
     try:
         opts.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -139,23 +150,66 @@ def ensure_dependencies(
         on_status(
             f"installing dependencies for {target.describe()} with {opts.installer}"
         )
-        _build_entry(requirements, target, opts, work)
-        try:
-            os.rename(work, entry)
-        except OSError:
-            if not (entry / "meta.json").is_file():
-                raise
-            # Another build filled the same entry first; both are identical.
+        _build_entry(requirements, scan, target, opts, work)
+        _replace_entry(work, entry)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return Dependencies(key, entry, False, opts.installer)
 
 
+def _reusable(entry: Path, now: float) -> str | None:
+    """None to install again; else what to tell the user ("" for nothing).
+
+    An entry whose resolution includes unpinned packages is reused for
+    RESOLUTION_TTL, saying so, then resolved again: a newer release of an
+    unpinned dependency must reach the zip some day without --refresh.
+    """
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    unpinned = meta.get("unpinned", [])
+    if not unpinned:
+        return ""
+    age = now - float(meta.get("resolved_at", 0))
+    if not 0 <= age < RESOLUTION_TTL:
+        return None
+    names = ", ".join(unpinned[:3]) + (
+        f" and {len(unpinned) - 3} more" if len(unpinned) > 3 else ""
+    )
+    return (
+        f"dependencies cached: reused the resolution of {age / 3600:.0f} h ago "
+        f"for unpinned {names}; pass --refresh to resolve again "
+        f"(done automatically after {RESOLUTION_TTL // 3600} h)"
+    )
+
+
+def _replace_entry(work: Path, entry: Path) -> None:
+    if entry.exists():  # --refresh or an expired resolution: swap it out
+        old = Path(tempfile.mkdtemp(prefix=".old-", dir=entry.parent))
+        try:
+            os.rename(entry, old / "entry")
+        except OSError:
+            pass  # another build moved it first
+        shutil.rmtree(old, ignore_errors=True)
+    try:
+        os.rename(work, entry)
+    except OSError:
+        if not (entry / "meta.json").is_file():
+            raise
+        # Another build filled the same entry first; both are identical.
+
+
 def _build_entry(
-    requirements: Path, target: Target, opts: InstallOptions, work: Path
+    requirements: Path,
+    scan: RequirementsScan,
+    target: Target,
+    opts: InstallOptions,
+    work: Path,
 ) -> None:
     lib = work / "lib"
-    run_installer(requirements, target, opts, lib)
+    local = [*scan.local, *_local_links(opts.find_links)]
+    run_installer(requirements, target, opts, lib, local)
     problems = check_installed(lib, target)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -173,17 +227,28 @@ def _build_entry(
         )
     with (work / "lib.zip").open("wb") as fh:
         write_zip(fh, entries, (0, 0x21))
+    packages = sorted(p.name for p in lib.glob("*.dist-info"))
     meta = {
         "installer": opts.installer,
         "target": target.describe(),
-        "packages": sorted(p.name for p in lib.glob("*.dist-info")),
+        "packages": packages,
+        "resolved_at": clock(),
+        "unpinned": [
+            name
+            for name in (canonicalize_name(p.split("-")[0]) for p in packages)
+            if name not in scan.pinned
+        ],
     }
     (work / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     shutil.rmtree(lib)
 
 
 def installer_command(
-    requirements: Path, target: Target, opts: InstallOptions, dest: Path
+    requirements: Path,
+    target: Target,
+    opts: InstallOptions,
+    dest: Path,
+    local: Sequence[Path] = (),
 ) -> list[str]:
     """The uv or pip command line that installs binary wheels for target."""
     if opts.installer == "uv":
@@ -232,12 +297,22 @@ def installer_command(
             "-r",
             str(requirements),
         ]
+    if opts.installer == "uv":
+        cmd += _uv_refresh(opts, local)
     cmd += [f"--find-links={link}" for link in opts.find_links]
     if opts.no_index:
         cmd.append("--no-index")
     if opts.index_url:
         cmd.append(f"--index-url={opts.index_url}")
     return cmd
+
+
+def _uv_refresh(opts: InstallOptions, local: Sequence[Path]) -> list[str]:
+    # uv keeps its own copy of every wheel it saw, local ones included, and
+    # serves a wheel rebuilt under the same name and version from it.
+    if opts.refresh:
+        return ["--refresh"]
+    return [f"--refresh-package={name}" for name in local_wheel_names(local)]
 
 
 def uv_platform(target: Target) -> str:
@@ -248,10 +323,14 @@ def uv_platform(target: Target) -> str:
 
 
 def run_installer(
-    requirements: Path, target: Target, opts: InstallOptions, dest: Path
+    requirements: Path,
+    target: Target,
+    opts: InstallOptions,
+    dest: Path,
+    local: Sequence[Path] = (),
 ) -> None:
     """Run the installer; turn its failure into a one-line BuildError."""
-    cmd = installer_command(requirements, target, opts, dest)
+    cmd = installer_command(requirements, target, opts, dest, local)
     env = {
         **os.environ,
         "PIP_NO_COLOR": "1",

@@ -83,14 +83,16 @@ def build(wheelhouse, tmp_path):
     def run(src: Path, environ=None, installer="uv", compile=False, **kwargs):
         install = InstallOptions(
             installer=installer,
-            find_links=(str(wheelhouse),),
+            find_links=(str(wheelhouse), *kwargs.pop("find_links", ())),
             no_index=True,
             cache_dir=kwargs.pop("cache_dir", cache),
             compile=compile,
+            refresh=kwargs.pop("refresh", False),
         )
         kwargs.setdefault("runtime", "python3.12")
         kwargs.setdefault("output", tmp_path / "out.zip")
+        on_status = kwargs.pop("on_status", lambda _msg: None)
         opts = BuildOptions(src=src, install=install, **kwargs)
-        return build_package(opts, environ=environ or {})
+        return build_package(opts, environ=environ or {}, on_status=on_status)
 
     return run

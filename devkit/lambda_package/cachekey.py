@@ -1,0 +1,163 @@
+"""What decides a dependency cache entry: requirement text and local files.
+
+The requirement text alone is not enough: `mylib==1.0` from a `--find-links`
+folder can be rebuilt under the same version. So the key also covers the bytes
+of every local artefact the requirements can reach (wheel folders, local
+wheels, project folders). VCS and project-folder requirements need a build,
+which --only-binary refuses, so they never reach the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+
+_INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
+_FIND_LINKS = re.compile(r"^\s*(?:-f|--find-links)(?:\s+|=)(\S+)")
+_EDITABLE = re.compile(r"^\s*(?:-e|--editable)(?:\s+|=)(\S+)")
+_OPTION_TAIL = re.compile(r"\s+--?[a-z].*$")
+# Build output, caches and VCS data in a local project folder: not its content.
+_SKIP_DIRS = {
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    "__pycache__",
+    "build",
+    "dist",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "node_modules",
+}
+
+
+@dataclass(frozen=True)
+class RequirementsScan:
+    """What one requirements file (with its -r/-c includes) reaches."""
+
+    content: bytes  # the text of every file, includes too
+    pinned: frozenset[str]  # canonical names pinned with == / === or a file
+    local: tuple[Path, ...]  # local wheels, project folders, find-links folders
+
+
+def scan_requirements(path: Path) -> RequirementsScan:
+    """Read a requirements file and every file it includes, recursively."""
+    texts: list[bytes] = []
+    pinned: set[str] = set()
+    local: list[Path] = []
+    for file, line in _lines(path, texts, frozenset()):
+        base = file.parent
+        if m := _FIND_LINKS.match(line):
+            local += _local_candidates(m[1], base)
+            continue
+        if m := _EDITABLE.match(line):
+            line = m[1]
+        elif line.startswith("-"):
+            continue
+        line = _OPTION_TAIL.sub("", line)  # --hash=... and friends
+        _classify(line, base, pinned, local)
+    return RequirementsScan(
+        b"\0".join(texts), frozenset(pinned), tuple(dict.fromkeys(local))
+    )
+
+
+def _lines(
+    path: Path, texts: list[bytes], seen: frozenset[Path]
+) -> Iterator[tuple[Path, str]]:
+    data = path.read_bytes()
+    texts.append(data)
+    text = data.decode(errors="replace").replace("\\\n", " ")
+    for raw in text.splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+        if not line:
+            continue
+        if m := _INCLUDE.match(line):
+            included = (path.parent / m[1]).resolve()
+            if included not in seen and included.is_file():
+                yield from _lines(included, texts, seen | {path.resolve()})
+            continue
+        yield path, line
+
+
+def _classify(line: str, base: Path, pinned: set[str], local: list[Path]) -> None:
+    try:
+        req = Requirement(line)
+    except InvalidRequirement:
+        url = line  # a bare path or URL
+        name = None
+    else:
+        url = req.url or ""
+        name = canonicalize_name(req.name)
+        specs = list(req.specifier)
+        if len(specs) == 1 and specs[0].operator in {"==", "==="}:
+            if "*" not in specs[0].version:
+                pinned.add(name)
+    paths = _local_candidates(url.removeprefix("file://"), base) if url else []
+    local += paths
+    if paths and name:
+        pinned.add(name)  # keyed on its content
+
+
+def _local_candidates(ref: str, base: Path) -> list[Path]:
+    # pip reads a relative path against the requirements file's folder when
+    # it exists there, else against the working folder; hash whichever exists.
+    if "://" in ref:
+        return []
+    ref = ref.split("#", 1)[0].split("[", 1)[0]
+    candidates = [Path(ref)] if os.path.isabs(ref) else [base / ref, Path(ref)]
+    return [p.resolve() for p in candidates if p.exists()]
+
+
+def local_digest(paths: Sequence[Path]) -> str:
+    """SHA-256 over the names and bytes of every file under each path."""
+    h = hashlib.sha256()
+    for root in paths:
+        h.update(f"{root}\0".encode())
+        for rel, file in _files(root):
+            h.update(f"{rel}\0{file.stat().st_size}\0".encode())
+            with file.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def _files(root: Path) -> list[tuple[str, Path]]:
+    if root.is_file():
+        return [(root.name, root)]
+    found: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
+        )
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            if path.is_file():
+                found.append((path.relative_to(root).as_posix(), path))
+    return found
+
+
+def local_wheel_names(paths: Sequence[Path]) -> list[str]:
+    """Distribution names of the wheels at these paths (files or flat folders)."""
+    names: set[str] = set()
+    for root in paths:
+        wheels = [root] if root.is_file() else sorted(root.glob("*.whl"))
+        for wheel in wheels:
+            try:
+                names.add(parse_wheel_filename(wheel.name)[0])
+            except InvalidWheelFilename:
+                continue
+    return sorted(names)

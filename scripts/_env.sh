@@ -21,6 +21,24 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
 fi
 export PATH="$root/.venv/bin:$PATH"
 
+# npm tools the tests run for real (hook managers: husky, lefthook, ...), from
+# testing/package.json and its lock, once per change of the lock.
+# --ignore-scripts: a hook manager's postinstall would install itself into
+# devkit's own clone.
+npm_stamp=testing/node_modules/.devkit-installed
+if command -v npm >/dev/null 2>&1; then
+  npm_want=$("$py" -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' testing/package-lock.json)
+  if [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
+    echo "installing testing/package.json's npm tools (once) ..." >&2
+    # `npm install`, not `npm ci`: npm 11's ci rejects lefthook's lock for an
+    # unpublished optional platform package (npm/cli#9846); install keeps the lock.
+    (cd testing && npm install --ignore-scripts --no-audit --no-fund --loglevel=error) >&2 || exit 1
+    echo "$npm_want" > "$npm_stamp"
+  fi
+else
+  echo "warning: no npm: the hook manager tests (husky, lefthook) will skip" >&2
+fi
+
 # devkit checks its own commits with its committed hook (hooks/pre-commit),
 # unless this clone already has a pre-commit hook of its own.
 if hooks_dir=$(git rev-parse --git-path hooks 2>/dev/null); then

@@ -63,11 +63,21 @@ def install_cmd(force: bool) -> int:
 
     Goes where git runs hooks (worktrees and core.hooksPath included). A hook
     that is not devkit's is kept as pre-commit.legacy and runs first, unless
-    --force. Installing twice changes nothing.
+    --force. A hook written by pre-commit, husky, lefthook or simple-git-hooks
+    is left alone (unless --force) with the lines to add to its config, and a
+    hook file tracked in git is never written over. Installing twice changes
+    nothing.
     """
-    from devkit.hook.install import install
+    from devkit.hook.install import ManagedHookError, install
 
-    result = install(force=force)
+    try:
+        result = install(force=force)
+    except ManagedHookError as exc:
+        sys.stderr.write(f"error: {exc}\n{exc.advice}\n")
+        return exc.exit_code
+    if result.runner:
+        _info(f"devkit hook already installed: {result.runner} runs {result.hook}")
+        return ExitCode.OK
     if result.kept:
         _info(f"kept the existing hook as {result.kept}; it runs first")
     if result.removed_foreign:
@@ -83,7 +93,10 @@ def uninstall_cmd() -> int:
     from devkit.hook.install import uninstall
 
     result = uninstall()
-    if result.removed:
+    if result.legacy_removed:
+        kept = result.hook.with_name("pre-commit.legacy")
+        _info(f"removed devkit hook from {kept}; {result.hook} is left as it is")
+    elif result.removed:
         _info(f"removed devkit hook from {result.hook}")
     else:
         _info(f"no devkit hook at {result.hook}")

@@ -1,4 +1,10 @@
-"""Install and remove the git pre-commit hook, keeping any hook that was there."""
+"""Install and remove the git pre-commit hook, keeping any hook that was there.
+
+Another hook manager (the pre-commit framework, husky, lefthook,
+simple-git-hooks) owns its hook file and has its own place to add a command:
+devkit refuses to move such a hook aside unless --force and says where to add
+`devkit hook run` instead. A hook file tracked in git is never written over.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from pathlib import Path
 from devkit.errors import GitError
 from devkit.fileio import EXECUTABLE, atomic_write
 from devkit.hook import git
+from devkit.hook.managers import Manager, detect_manager, tracked_advice
 
 HOOK_NAME = "pre-commit"
 LEGACY_NAME = "pre-commit.legacy"
@@ -27,6 +34,7 @@ class InstallResult:
     changed: bool  # False: the same hook was already installed
     kept: Path | None = None  # a foreign hook moved aside, run first
     removed_foreign: bool = False  # --force deleted a foreign hook
+    runner: str | None = None  # a manager that already runs ours as its legacy hook
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,18 @@ class UninstallResult:
     hook: Path
     removed: bool
     restored: bool = False
+    legacy_removed: bool = False  # ours, kept aside by another manager
+
+
+class ManagedHookError(GitError):
+    """The hook belongs to a hook manager or to git: add devkit there instead.
+
+    `advice` is the few lines that say how; the message stays one line.
+    """
+
+    def __init__(self, message: str, advice: str) -> None:
+        super().__init__(message)
+        self.advice = advice
 
 
 def render_hook(python: str) -> str:
@@ -61,6 +81,14 @@ def install(
     """Install the hook where git runs it (worktrees and core.hooksPath included)."""
     hooks = git.hooks_dir(cwd)
     hook, legacy = hooks / HOOK_NAME, hooks / LEGACY_NAME
+    _refuse_tracked(cwd, hook)
+    if os.path.lexists(hook) and not is_ours(hook):
+        manager = detect_manager(hook)
+        if manager and is_ours(legacy) and manager.runs_legacy:
+            # `devkit hook install && pre-commit install`: it runs ours already.
+            return InstallResult(legacy, changed=False, runner=manager.name)
+        if manager and not force:
+            raise _managed(hook, manager)
     kept, removed = None, False
     if os.path.lexists(hook) and not is_ours(hook):
         if force:
@@ -69,6 +97,8 @@ def install(
         else:
             _keep_aside(hook, legacy)
             kept = legacy
+    if is_ours(legacy):
+        legacy.unlink()  # a stale copy of ours left aside: it would run twice
     content = render_hook(python)
     if hook.is_symlink() and is_ours(hook):
         return InstallResult(hook, changed=False)  # a symlink to ours: leave it
@@ -82,16 +112,56 @@ def uninstall(cwd: str | Path | None = None) -> UninstallResult:
     """Remove our hook only, and put back the hook it kept aside."""
     hooks = git.hooks_dir(cwd)
     hook, legacy = hooks / HOOK_NAME, hooks / LEGACY_NAME
+    if os.path.lexists(hook) and not is_ours(hook) and is_ours(legacy):
+        # Another manager kept ours aside and runs it: remove only ours.
+        legacy.unlink()
+        return UninstallResult(hook, removed=False, legacy_removed=True)
     removed = False
     if os.path.lexists(hook):
         if not is_ours(hook):
             raise GitError(f"{hook} is not devkit's hook; left it as it is")
+        if _tracked(cwd, hook):
+            raise GitError(
+                f"{hook} is tracked in git; left it as it is: remove its"
+                " devkit lines and commit that instead"
+            )
         hook.unlink()  # a symlink is removed, never the file it points to
         removed = True
     restored = os.path.lexists(legacy)
     if restored:
         os.replace(legacy, hook)
     return UninstallResult(hook, removed=removed, restored=restored)
+
+
+def _managed(hook: Path, manager: Manager) -> ManagedHookError:
+    return ManagedHookError(
+        f"{hook} belongs to {manager.name}; add devkit to {manager.config}"
+        " instead (or pass --force to replace that hook, which stops"
+        f" {manager.name}'s hooks)",
+        manager.advice,
+    )
+
+
+def _refuse_tracked(cwd: str | Path | None, hook: Path) -> None:
+    # core.hooksPath may point into the work tree: a committed hook folder.
+    if not _tracked(cwd, hook) or is_ours(hook):
+        return
+    raise ManagedHookError(
+        f"{hook} is tracked in git; devkit never writes over a tracked file:"
+        " add the line below to it and commit that",
+        tracked_advice(),
+    )
+
+
+def _tracked(cwd: str | Path | None, path: Path) -> bool:
+    root = git.repo_root(cwd)
+    try:
+        relative = path.resolve(strict=False).parent.relative_to(root.resolve())
+    except ValueError:
+        return False  # outside the work tree (.git/hooks, a shared folder)
+    name = (relative / path.name).as_posix()
+    out = git.git(["--literal-pathspecs", "ls-files", "-z", "--", name], cwd=root)
+    return bool(out.strip(b"\0"))
 
 
 def _keep_aside(hook: Path, legacy: Path) -> None:

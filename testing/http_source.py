@@ -71,6 +71,12 @@ class Resource:
     rate: float | None = None  # bytes per second, to slow the source down
     seed: int = 0  # a different body (the source "changed")
     change_after_drop: bool = False  # after the first drop, serve a new version
+    changed_etag: str | None = '"v2"'  # the new version's ETag (None: none)
+    ignore_range: bool = False  # advertise Accept-Ranges, then answer 200 anyway
+    ignore_if_range: bool = False  # answer a Range with 206 whatever If-Range says
+    redirect_to: str | None = None  # answer 302 with this Location instead
+    content_encoding: str | None = None  # sent as is; the body is not encoded
+    content_disposition: str | None = None
     requests: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -93,6 +99,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._plain(404, b"not found\n")
             return
         res.requests.append(dict(self.headers.items()))
+        if res.redirect_to:
+            self.send_response(302)
+            self.send_header("Location", res.redirect_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if res.status != 200:
             self._plain(res.status, f"status {res.status}\n".encode())
             return
@@ -109,6 +121,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("ETag", res.etag)
         if res.last_modified:
             self.send_header("Last-Modified", res.last_modified)
+        if res.content_encoding:
+            self.send_header("Content-Encoding", res.content_encoding)
+        if res.content_disposition:
+            self.send_header("Content-Disposition", res.content_disposition)
         if status == 206:
             self.send_header(
                 "Content-Range", f"bytes {start}-{res.size - 1}/{res.size}"
@@ -123,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _range(self, res: Resource) -> tuple[int | None, int]:
         header = self.headers.get("Range")
-        if not header or not res.ranges:
+        if not header or not res.ranges or res.ignore_range:
             return 0, 200
         m = re.fullmatch(r"bytes=(\d+)-", header.strip())
         if not m or int(m.group(1)) >= res.size:
@@ -131,6 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None, 416
         if_range = self.headers.get("If-Range")
         if if_range and if_range not in (res.etag, res.last_modified):
+            if res.ignore_if_range:  # a broken server: the new version's bytes
+                return int(m.group(1)), 206
             return 0, 200  # validator changed: the whole new body, as RFC 9110 says
         return int(m.group(1)), 206
 
@@ -156,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
                     res.drops -= 1
                     if res.change_after_drop:
                         res.seed += 1
-                        res.etag = '"v2"'
+                        res.etag = res.changed_etag
                         res.last_modified = "Thu, 26 Nov 2026 10:00:00 GMT"
                     self._abort()
                     return

@@ -3,13 +3,16 @@
 It forwards every request to the real server (moto) unchanged, except where a
 rule says otherwise: fail chosen UploadPart requests with 500/503, corrupt a
 part's body on its way to the server, or hide a server feature from the
-client (the full-object checksum type).
+client (the full-object checksum type), or hold an answer back after the
+server has acted on the request (so a signal or a timeout can land between
+S3's commit and the client hearing of it).
 """
 
 from __future__ import annotations
 
 import http.client
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -28,6 +31,28 @@ class Faults:
     corrupt_parts: set[int] = field(default_factory=set)  # flip a byte on the way
     hide_full_object: bool = False  # strip x-amz-checksum-type from Create's answer
     part_attempts: dict[int, int] = field(default_factory=dict)  # what was seen
+    # operation name (see `operation`) -> seconds to hold the answer back
+    # after the server has acted on the request
+    delay_after: dict[str, float] = field(default_factory=dict)
+    # ... and to hold a request back before the server sees it
+    delay_before: dict[str, float] = field(default_factory=dict)
+    arrived: list[str] = field(default_factory=list)  # operations received
+    acted: list[str] = field(default_factory=list)  # operations the server acted on
+
+
+def operation(command: str, query: dict[str, list[str]]) -> str:
+    """The S3 operation a request is, by method and query (enough for these tests)."""
+    if command == "POST" and "uploads" in query:
+        return "CreateMultipartUpload"
+    if command == "POST":
+        return "CompleteMultipartUpload"
+    if command == "PUT":
+        return "UploadPart" if "partNumber" in query else "PutObject"
+    if command == "DELETE":
+        return "AbortMultipartUpload" if "uploadId" in query else "DeleteObject"
+    if command == "GET" and "uploads" in query:
+        return "ListMultipartUploads"
+    return {"HEAD": "HeadObject"}.get(command, "GetObject")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -43,6 +68,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         part = int(query["partNumber"][0]) if "partNumber" in query else None
+        op = operation(self.command, query)
+        with self.server.lock:
+            faults.arrived.append(op)
+        time.sleep(faults.delay_before.get(op, 0))
         if part is not None and self.command == "PUT":
             with self.server.lock:
                 faults.part_attempts[part] = faults.part_attempts.get(part, 0) + 1
@@ -54,6 +83,9 @@ class _Handler(BaseHTTPRequestHandler):
             if part in faults.corrupt_parts and body:
                 body = bytes([body[0] ^ 0xFF]) + body[1:]
         status, headers, payload = self._forward(body)
+        with self.server.lock:
+            faults.acted.append(op)
+        time.sleep(faults.delay_after.get(op, 0))
         if faults.hide_full_object and self.command == "POST" and "uploads" in query:
             headers = [(k, v) for k, v in headers if k.lower() != "x-amz-checksum-type"]
         self.send_response(status)

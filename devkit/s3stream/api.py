@@ -5,10 +5,11 @@ from __future__ import annotations
 import mimetypes
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from devkit.aws import AwsOptions, require_credentials
 from devkit.errors import ConfigError, SourceError, UploadError
+from devkit.s3stream.commit import commit
 from devkit.s3stream.parts import S3Limits, plan_parts
 from devkit.s3stream.source import ResumePolicy, Source, open_source
 from devkit.s3stream.upload import (
@@ -16,9 +17,10 @@ from devkit.s3stream.upload import (
     MultipartUpload,
     UploadResult,
     _BufferPool,
+    buffer_size,
     fill,
     put_single,
-    verify_stored,
+    single_checksum,
 )
 
 if TYPE_CHECKING:
@@ -113,6 +115,7 @@ def stream_to_s3(
             _until(deadline, on_bytes or _ignore),
             on_phase or _ignore,
             started,
+            deadline,
         )
     finally:
         src.close()
@@ -129,6 +132,7 @@ def _stream(
     on_bytes: Callable[[int], None],
     on_phase: Callable[[str], None],
     started: float,
+    deadline: float | None,
 ) -> UploadResult:
     announced = src.size if src.size is not None else expected_size
     if src.size is not None and expected_size is not None and src.size != expected_size:
@@ -138,26 +142,37 @@ def _stream(
         )
     plan = plan_parts(announced, part_size, limits)
     pool = _BufferPool(concurrency + 1)
-    first = pool.acquire(plan.size(1))
+    # +1: a body longer than announced must overflow the buffer to be caught.
+    first = pool.acquire(buffer_size(plan.size(1), announced))
     length = fill(src, first, on_bytes)
+    upload: MultipartUpload | None = None
     if length < len(first):
         _check_length(src, length, announced)
-        response, expected = put_single(s3, dest, bytes(memoryview(first)[:length]))
+        body = bytes(memoryview(first)[:length])
+        expected = single_checksum(body)
         parts, total = 1, length
+
+        def send() -> dict[str, Any]:
+            return put_single(s3, dest, body)[0]
+
     else:
-        upload = MultipartUpload(s3, dest, plan, concurrency, on_bytes)
+        upload = MultipartUpload(s3, dest, plan, concurrency, on_bytes, announced)
         done, total = upload.run(src, first, pool)
         try:
             _check_length(src, total, announced)
-        except BaseException:
-            upload.abort()
+        except BaseException as exc:
+            upload.abort_after(exc)
             raise
         on_phase("completing")
-        response, expected = upload.complete(done, total)
+        expected = upload.checksum(done)
         parts = len(done)
+        mpu = upload
+
+        def send() -> dict[str, Any]:
+            return mpu.complete(done, total)[0]
+
+    response = commit(s3, dest, total, expected, send, upload, on_phase, deadline)
     version_id = response.get("VersionId")
-    on_phase("verifying")
-    verify_stored(s3, dest, total, expected, version_id)
     return UploadResult(
         bucket=dest.bucket,
         key=dest.key,

@@ -7,14 +7,19 @@ caught whatever the transport says.
 
 from __future__ import annotations
 
+import email.message
 import http.client
 import os
+import posixpath
+import re
+import socket
+import ssl
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, BinaryIO, Protocol
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
@@ -22,6 +27,10 @@ import urllib3.exceptions
 from devkit.errors import ConfigError, SourceError
 
 CONNECT_TIMEOUT = 10.0
+# The most one read asks for: every slice reaches the progress bar, the
+# deadline and the stall detector, even from a slow source (512 KiB/s is
+# half a second per slice, not ten seconds per 5 MiB part).
+SLICE = 256 * 1024
 # Errors that mean "the body stopped", as opposed to "the server said no".
 _DROPPED = (
     OSError,  # resets, socket timeouts (a stall), TimeoutError
@@ -29,6 +38,7 @@ _DROPPED = (
     urllib3.exceptions.HTTPError,
     requests.RequestException,
 )
+_URL_SHOWN = 120  # longer display URLs are cut in the middle, never the reason
 
 
 class Source(Protocol):
@@ -36,7 +46,8 @@ class Source(Protocol):
 
     size: int | None
     content_type: str | None
-    name: str
+    content_encoding: str | None
+    name: str  # a file name: shown in messages, appended to a key ending in /
     resumes: int
 
     def readinto(self, buffer: memoryview) -> int:
@@ -48,11 +59,45 @@ class Source(Protocol):
 
 def display_url(url: str) -> str:
     """The URL without credentials or query string (presigned URLs are secrets)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = parts.port
+    except ValueError:  # a malformed host or port: cut by hand
+        scheme, _, rest = url.partition("://")
+        authority, slash, path = rest.partition("/")
+        authority = authority.rpartition("@")[2]
+        path = re.split(r"[?#]", path, maxsplit=1)[0]
+        return _shorten(f"{scheme}://{authority}{slash}{path}")
+    if port:
+        host = f"{host}:{port}"
+    return _shorten(urlunsplit((parts.scheme, host, parts.path, "", "")))
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= _URL_SHOWN:
+        return text
+    half = _URL_SHOWN // 2 - 1
+    return f"{text[:half]}...{text[-half:]}"
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """Refuse a header HTTP cannot carry, naming it but never its value."""
+    for name, value in headers.items():
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+            raise ConfigError(
+                f"header name {name[:40]!r} is not a valid HTTP header name"
+            )
+        if "\r" in value or "\n" in value:
+            raise ConfigError(f"header {name} has a line break in its value")
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"header {name} has characters HTTP cannot send (use ASCII)"
+            ) from None
 
 
 @dataclass
@@ -67,6 +112,34 @@ class ResumePolicy:
     sleep: Callable[[float], None] = time.sleep  # the clock, for tests
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
+
+
+class _OriginSession(requests.Session):
+    """A session that sends the user's headers to the source's origin only.
+
+    requests drops only `Authorization` on a redirect to another host; an
+    `X-Api-Key` or `PRIVATE-TOKEN` would follow `Location` anywhere.
+    """
+
+    def __init__(self, url: str, private: Mapping[str, str]) -> None:
+        super().__init__()
+        self._origin = _origin(url)
+        self._private = dict(private)
+
+    def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+        same = _origin(prepared_request.url) == self._origin
+        for name, value in self._private.items():
+            if same:
+                prepared_request.headers[name] = value
+            else:
+                prepared_request.headers.pop(name, None)
+
+
 class HttpSource:
     """An HTTP(S) GET body that reopens at the exact offset when it drops."""
 
@@ -78,20 +151,27 @@ class HttpSource:
         session: requests.Session | None = None,
     ) -> None:
         self.url = url
-        self.name = os.path.basename(urlsplit(url).path) or "download"
         self._shown = display_url(url)
+        _check_url(url, self._shown)
+        check_headers(headers or {})
         self._headers = {"Accept-Encoding": "identity", **(headers or {})}
         self._policy = policy or ResumePolicy()
-        self._session = session or requests.Session()
+        self._session = session or _OriginSession(url, headers or {})
         self.offset = 0
         self.resumes = 0
+        self._validator: str | None = None
         self._response = self._open(None)
+        first = self._response.headers
         self._validator = _validator(self._response)
-        self._ranges = (
-            self._response.headers.get("Accept-Ranges", "").lower() == "bytes"
-        )
+        self._etag = first.get("ETag")
+        self._last_modified = first.get("Last-Modified")
+        self._ranges = first.get("Accept-Ranges", "").lower() == "bytes"
         self.size = _content_length(self._response)
-        self.content_type = self._response.headers.get("Content-Type")
+        self.content_type = first.get("Content-Type")
+        encoding = first.get("Content-Encoding", "").strip()
+        self.content_encoding = encoding if encoding.lower() != "identity" else None
+        self.content_encoding = self.content_encoding or None
+        self.name = _file_name(first.get("Content-Disposition"), url)
 
     def _open(self, range_from: int | None) -> requests.Response:
         headers = dict(self._headers)
@@ -106,14 +186,12 @@ class HttpSource:
                 stream=True,
                 timeout=(CONNECT_TIMEOUT, self._policy.read_timeout),
             )
-        except requests.exceptions.InvalidURL as exc:
-            raise ConfigError(f"not a valid URL: {self._shown}") from exc
-        except requests.ConnectionError as exc:
-            raise SourceError(f"cannot reach {self._shown}: {_reason(exc)}") from exc
+        except (requests.exceptions.InvalidURL, requests.exceptions.URLRequired):
+            raise ConfigError(f"not a valid URL: {self._shown}") from None
         except requests.RequestException as exc:
-            raise SourceError(
-                f"request to {self._shown} failed: {_reason(exc)}"
-            ) from exc
+            verb = "cannot reach" if _is_connect(exc) else "request to"
+            tail = "" if verb == "cannot reach" else " failed"
+            raise SourceError(f"{verb} {self._shown}{tail}: {_reason(exc)}") from None
         if range_from is None and response.status_code != 200:
             response.close()
             raise SourceError(
@@ -138,13 +216,9 @@ class HttpSource:
             self._resume(why, consecutive)
 
     def _read_some(self, buffer: memoryview) -> int:
-        raw = self._response.raw
-        fp = getattr(raw, "_fp", None)
-        # Fast path: http.client reads straight into our buffer (no copies).
-        # urllib3's own read() would copy each chunk twice more.
-        if isinstance(fp, http.client.HTTPResponse):
-            return fp.readinto(buffer)
-        data = raw.read(len(buffer))
+        # read1: whatever has arrived, up to one slice, so a slow source still
+        # reports progress; decode_content=False stores the bytes as served.
+        data = self._response.raw.read1(min(len(buffer), SLICE), decode_content=False)
         buffer[: len(data)] = data
         return len(data)
 
@@ -156,12 +230,7 @@ class HttpSource:
         where = f"after {self.offset} of {total} bytes"
         self._response.close()
         if not self._ranges or not self._validator:
-            lacking = (
-                "does not support ranges"
-                if not self._ranges
-                else "has no ETag or Last-Modified to resume safely"
-            )
-            raise SourceError(f"source closed {where} and {lacking}")
+            raise SourceError(f"source closed {where} and {self._why_no_resume()}")
         policy = self._policy
         if consecutive > policy.max_consecutive or self.resumes >= policy.max_total:
             raise SourceError(
@@ -176,18 +245,56 @@ class HttpSource:
             if consecutive >= policy.max_consecutive:
                 raise
             return
-        if response.status_code != 206 or not _starts_at(response, self.offset):
+        try:
+            self._check_resumed(response, where)
+        except SourceError:
             response.close()
-            if response.status_code == 200:
-                raise SourceError(
-                    f"source changed during the transfer ({self._validator} "
-                    f"no longer matches) {where}"
-                )
+            raise
+        self._response = response
+
+    def _why_no_resume(self) -> str:
+        if not self._ranges:
+            return "does not support ranges"
+        if self._etag and self._etag.startswith("W/"):
+            return "has only a weak ETag, which cannot resume safely"
+        return "has no ETag or Last-Modified to resume safely"
+
+    def _check_resumed(self, response: requests.Response, where: str) -> None:
+        """The resumed body must be the same version, from the same offset.
+
+        A server may ignore If-Range and answer 206 with another version's
+        bytes: its own ETag and Last-Modified must equal the first answer's.
+        """
+        changed = self._changed(response)
+        if changed:
+            raise SourceError(f"source changed during the transfer {where}: {changed}")
+        if response.status_code == 200:
+            raise SourceError(
+                f"source ignored the Range request when resuming {where} "
+                "(it sent the whole body again)"
+            )
+        if response.status_code != 206:
             raise SourceError(
                 f"{response.status_code} {response.reason} "
                 f"when resuming {self._shown} {where}"
             )
-        self._response = response
+        if not _starts_at(response, self.offset, self.size):
+            raise SourceError(
+                f"source answered the resume {where} with a different range "
+                f"({response.headers.get('Content-Range') or 'none'})"
+            )
+
+    def _changed(self, response: requests.Response) -> str | None:
+        for header, first in (
+            ("ETag", self._etag),
+            ("Last-Modified", self._last_modified),
+        ):
+            now = response.headers.get(header)
+            if first and now is None:
+                return f"the resumed response has no {header} (it was {first})"
+            if first and now != first:
+                return f"its {header} was {first}, now {now}"
+        return None
 
     def close(self) -> None:
         self._response.close()
@@ -202,22 +309,25 @@ class StreamSource:
         self.name = name
         self.size = size
         self.content_type: str | None = None
+        self.content_encoding: str | None = None
         self.resumes = 0
         self.offset = 0
+        # readinto1: what a pipe has now, not a wait for the whole buffer.
+        self._read = getattr(stream, "readinto1", None) or stream.readinto  # type: ignore[attr-defined]
 
     def readinto(self, buffer: memoryview) -> int:
         try:
-            n = self._stream.readinto(buffer)  # type: ignore[attr-defined]
+            n = self._read(buffer[:SLICE])
         except OSError as exc:
             raise SourceError(
                 f"reading {self.name} failed after {self.offset} bytes: "
-                f"{exc.strerror or exc}"
-            ) from exc
+                f"{exc.strerror or type(exc).__name__}"
+            ) from None
         self.offset += n or 0
-        return n or 0
+        return int(n or 0)
 
     def close(self) -> None:
-        if self._stream is not sys.stdin.buffer:
+        if self._stream is not getattr(sys.stdin, "buffer", None):
             self._stream.close()
 
 
@@ -228,34 +338,61 @@ def open_source(
     stdin: BinaryIO | None = None,
 ) -> Source:
     """Open SOURCE: an http(s) URL, `-` for stdin, or a local file path."""
-    scheme = urlsplit(spec).scheme.lower()
+    scheme = spec.partition("://")[0].lower() if "://" in spec else ""
     if scheme in ("http", "https"):
         return HttpSource(spec, headers=headers, policy=policy)
     if spec == "-":
-        return StreamSource(stdin or sys.stdin.buffer, "stdin", None)
-    if "://" in spec:
+        return StreamSource(stdin or _stdin(), "stdin", None)
+    if scheme:
         raise ConfigError(
-            f"unsupported source {spec.split('://')[0]}://: "
-            "use an http(s) URL, '-' or a file path"
+            f"unsupported source {scheme}://: use an http(s) URL, '-' or a file path"
         )
     try:
         stream = open(spec, "rb", buffering=0)  # noqa: SIM115 - closed by close()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"no such file: {spec}") from exc
-    except IsADirectoryError as exc:
-        raise ConfigError(f"{spec} is a folder: give a file, a URL or '-'") from exc
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {spec}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{spec} is a folder: give a file, a URL or '-'") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {spec}: {exc.strerror}") from exc
+        raise ConfigError(f"cannot read {spec}: {exc.strerror}") from None
     st = os.fstat(stream.fileno())
     size = st.st_size if os.path.isfile(spec) else None  # pipes and devices: unknown
     return StreamSource(stream, os.path.basename(spec), size)
 
 
+def _stdin() -> BinaryIO:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # started with stdin closed (`<&-`)
+        raise ConfigError("stdin is closed: pipe data into devkit or give a file")
+    return stream  # type: ignore[no-any-return]
+
+
+def _check_url(url: str, shown: str) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ConfigError(f"not a valid URL: {shown}") from None
+    if not parts.hostname:
+        raise ConfigError(f"not a valid URL (no host): {shown}")
+
+
+def _file_name(disposition: str | None, url: str) -> str:
+    """The name a key ending in / takes: Content-Disposition's, else the URL's."""
+    name = None
+    if disposition:
+        msg = email.message.Message()
+        msg["Content-Disposition"] = disposition
+        name = msg.get_filename()
+    if not name:
+        name = unquote(urlsplit(url).path)
+    name = posixpath.basename(name.replace("\\", "/"))
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name if name not in ("", ".", "..") else "download"
+
+
 def _content_length(response: requests.Response) -> int | None:
-    if (
-        "Transfer-Encoding" in response.headers
-        or "Content-Encoding" in response.headers
-    ):
+    if "Transfer-Encoding" in response.headers:
         return None
     value = response.headers.get("Content-Length")
     return int(value) if value and value.isdigit() else None
@@ -268,24 +405,85 @@ def _validator(response: requests.Response) -> str | None:
     return response.headers.get("Last-Modified")
 
 
-def _starts_at(response: requests.Response, offset: int) -> bool:
-    value = response.headers.get("Content-Range", "")
-    return value.startswith(f"bytes {offset}-")
+def _starts_at(response: requests.Response, offset: int, size: int | None) -> bool:
+    m = re.fullmatch(
+        r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", "").strip()
+    )
+    if not m or int(m.group(1)) != offset:
+        return False
+    return size is None or m.group(2) in ("*", str(size))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (cause, context, args, .reason)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        more: list[object] = [e.__cause__, e.__context__, getattr(e, "reason", None)]
+        more.extend(e.args)
+        todo.extend(x for x in more if isinstance(x, BaseException))
+
+
+# Exception types, most specific first, and what to tell the user. Messages
+# come from types, never from a library's text: that text can carry the URL's
+# query string (a presigned signature) or a header.
+_Types = type[BaseException] | tuple[type[BaseException], ...]
+_REASONS: tuple[tuple[_Types, str], ...] = (
+    (
+        (urllib3.exceptions.NameResolutionError, socket.gaierror),
+        "host name does not resolve",
+    ),
+    (ConnectionRefusedError, "connection refused"),
+    (requests.exceptions.TooManyRedirects, "too many redirects"),
+    (
+        (urllib3.exceptions.ConnectTimeoutError, requests.exceptions.ConnectTimeout),
+        "connection timed out",
+    ),
+    (
+        (http.client.RemoteDisconnected, http.client.BadStatusLine),
+        "the server did not answer with HTTP",
+    ),
+    (
+        (http.client.IncompleteRead, urllib3.exceptions.IncompleteRead),
+        "the body ended early",
+    ),
+    (
+        (
+            urllib3.exceptions.ReadTimeoutError,
+            requests.exceptions.ReadTimeout,
+            TimeoutError,
+        ),
+        "stalled (no data before the read timeout)",
+    ),
+    (ConnectionResetError, "connection reset"),
+    (ConnectionAbortedError, "connection aborted"),
+)
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost useful message of a requests/urllib3 exception chain."""
-    text = str(exc)
-    if (
-        "Name or service not known" in text
-        or "nodename nor servname" in text
-        or "NameResolutionError" in text
-    ):
-        return "host name does not resolve"
-    if "Connection refused" in text:
-        return "connection refused"
-    if "BadStatusLine" in text or "RemoteDisconnected" in text:
-        return "the server did not answer with HTTP"
-    if isinstance(exc, TimeoutError) or "timed out" in text:
-        return "stalled (no data before the read timeout)"
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    """A short reason for a requests/urllib3/socket error, from its types."""
+    chain = list(_causes(exc))
+    for e in chain:
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"TLS certificate not accepted ({e.verify_message})"
+    for e in chain:
+        if isinstance(e, ssl.SSLError):
+            return f"TLS failed ({e.reason or 'handshake error'})"
+    for types, text in _REASONS:
+        if any(isinstance(e, types) for e in chain):
+            return text
+    for e in chain:
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror.lower()
+    return f"connection failed ({type(chain[-1]).__name__})"
+
+
+def _is_connect(exc: BaseException) -> bool:
+    return isinstance(exc, requests.ConnectionError) and not isinstance(
+        exc, requests.exceptions.ReadTimeout
+    )

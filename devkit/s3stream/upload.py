@@ -10,10 +10,11 @@ which resends the buffer it still holds.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
+import shlex
 import threading
-import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from devkit.errors import UploadError
+from devkit.errors import DevkitError, Interrupted, UploadError
 from devkit.s3stream.parts import PartPlan, b64_crc32, crc32_combine
 from devkit.s3stream.source import Source
 
@@ -128,6 +129,13 @@ class _BufferPool:
         self._free.put(buf)
 
 
+def buffer_size(part: int, remaining: int | None) -> int:
+    """A part buffer no larger than the object needs: a 5 GiB --part-size on a
+    12 MiB file allocates 12 MiB (+1 byte, so a longer body overflows and is caught).
+    """
+    return part if remaining is None else max(1, min(part, remaining + 1))
+
+
 def fill(source: Source, buf: bytearray, on_bytes: Callable[[int], None]) -> int:
     """Read into `buf` until it is full or the source ends; return the length."""
     view = memoryview(buf)
@@ -151,8 +159,10 @@ class MultipartUpload:
         plan: PartPlan,
         concurrency: int,
         on_bytes: Callable[[int], None],
+        announced: int | None = None,
     ) -> None:
         self.client = client
+        self.announced = announced
         self.dest = dest
         self.plan = plan
         self.concurrency = concurrency
@@ -171,20 +181,30 @@ class MultipartUpload:
         try:
             parts, total = self._upload_all(source, first, pool)
             return parts, total
-        except BaseException:
-            self.abort()
+        except BaseException as exc:
+            self.abort_after(exc)
             raise
 
     def _create(self) -> None:
         args = self.dest.object_args()
-        response = _call(
-            self.client.create_multipart_upload,
-            self.dest,
-            **args,
-            ChecksumAlgorithm="CRC32",
-            ChecksumType="FULL_OBJECT",
-        )
+        before = self._unfinished()
+        try:
+            response = _call(
+                self.client.create_multipart_upload,
+                self.dest,
+                **args,
+                ChecksumAlgorithm="CRC32",
+                ChecksumType="FULL_OBJECT",
+            )
+        except BaseException as exc:
+            # Interrupted or timed out after S3 may have created the upload:
+            # its id never reached us, so find it (new since `before`) and abort it.
+            if isinstance(exc, KeyboardInterrupt) or unanswered(exc):
+                self._abort_new(before, keep=None)
+            raise
         self.upload_id = response["UploadId"]
+        if response.get("ResponseMetadata", {}).get("RetryAttempts"):
+            self._abort_new(before, keep=self.upload_id)  # from lost attempts
         # A server that does not echo FULL_OBJECT will not check a full-object
         # CRC at Complete: fall back to comparing the multipart ETag.
         self.full_object = response.get("ChecksumType") == "FULL_OBJECT"
@@ -203,7 +223,8 @@ class MultipartUpload:
                 if length < len(buf):
                     break  # the short part was the last
                 number += 1
-                buf = pool.acquire(self.plan.size(number))
+                left = None if self.announced is None else self.announced - total
+                buf = pool.acquire(buffer_size(self.plan.size(number), left))
                 self._raise_part_error()
                 length = fill(source, buf, self.on_bytes)
                 if length == 0:
@@ -217,6 +238,9 @@ class MultipartUpload:
                         "pass --expected-size or a larger --part-size"
                     )
                 total += length
+                if self.announced is not None and total > self.announced:
+                    pool.release(buf)
+                    break  # longer than announced: the caller's length check fails
             parts = [f.result() for f in futures]
         finally:
             # On failure: drop queued parts, let those on the wire finish, so
@@ -271,15 +295,11 @@ class MultipartUpload:
                 }
             )
         extra: dict[str, Any] = {"MpuObjectSize": total}
+        expected = self.checksum(parts)
         if self.full_object:
-            crc = 0
-            for p in parts:
-                crc = crc32_combine(crc, p.crc, p.size)
-            expected = f"crc32:{b64_crc32(crc)}"
-            extra.update(ChecksumCRC32=b64_crc32(crc), ChecksumType="FULL_OBJECT")
-        else:
-            digest = hashlib.md5(b"".join(p.md5 or b"" for p in parts)).hexdigest()
-            expected = f"etag:{digest}-{len(parts)}"
+            extra.update(
+                ChecksumCRC32=expected.partition(":")[2], ChecksumType="FULL_OBJECT"
+            )
         try:
             response = _call(
                 self.client.complete_multipart_upload,
@@ -290,43 +310,140 @@ class MultipartUpload:
                 MultipartUpload={"Parts": listing},
                 **extra,
             )
-        except BaseException:
-            self.abort()
+        except BaseException as exc:
+            self.abort_after(exc)
             raise
         return dict(response), expected
 
-    def abort(self) -> None:
-        """Abort the upload so no parts are left behind (and billed)."""
+    def checksum(self, parts: list[_Part]) -> str:
+        """What the stored object must show: its full-object CRC32, else its ETag."""
+        if self.full_object:
+            crc = 0
+            for p in parts:
+                crc = crc32_combine(crc, p.crc, p.size)
+            return f"crc32:{b64_crc32(crc)}"
+        digest = hashlib.md5(b"".join(p.md5 or b"" for p in parts)).hexdigest()
+        return f"etag:{digest}-{len(parts)}"
+
+    def abort(self) -> str | None:
+        """Abort the upload so no parts are left behind (and billed).
+
+        One call (botocore already retries inside it); None when done, else
+        what the user must run to finish the job.
+        """
         if not self.upload_id:
-            return
-        for attempt in range(3):
-            try:
-                self.client.abort_multipart_upload(
-                    Bucket=self.dest.bucket, Key=self.dest.key, UploadId=self.upload_id
-                )
-                return
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
-                    return
-            except BotoCoreError:
-                pass
-            time.sleep(0.5 * (attempt + 1))
-        raise UploadError(
-            f"could not abort multipart upload {self.upload_id} of {self.dest.url}: "
-            f"run `aws s3api abort-multipart-upload --bucket {self.dest.bucket} "
-            f"--key {self.dest.key} --upload-id {self.upload_id}`"
+            return None
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.dest.bucket, Key=self.dest.key, UploadId=self.upload_id
+            )
+            return None
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return None
+        except BotoCoreError:
+            pass
+        return (
+            f"multipart upload {self.upload_id} could not be aborted (its parts "
+            "are billed until it is): run `aws s3api abort-multipart-upload "
+            f"--bucket {shlex.quote(self.dest.bucket)} "
+            f"--key {shlex.quote(self.dest.key)} --upload-id {self.upload_id}`"
         )
+
+    def abort_after(self, exc: BaseException) -> None:
+        """Abort after `exc`; if that fails too, raise `exc`'s message plus the fix."""
+        leftover = self.abort()
+        if leftover is None:
+            return
+        if isinstance(exc, KeyboardInterrupt):
+            why = str(exc) or "SIGINT"
+            raise Interrupted(
+                f"interrupted ({why}): nothing was written, but {leftover}"
+            )
+        if isinstance(exc, DevkitError):
+            raise type(exc)(f"{exc}; {leftover}") from exc
+
+    def _unfinished(self) -> set[str] | None:
+        """Ids of this key's unfinished uploads (None if S3 will not list them)."""
+        try:
+            listing = self.client.list_multipart_uploads(
+                Bucket=self.dest.bucket, Prefix=self.dest.key
+            )
+        except (ClientError, BotoCoreError):
+            return None
+        return {
+            u["UploadId"]
+            for u in listing.get("Uploads", [])
+            if u.get("Key") == self.dest.key
+        }
+
+    def _abort_new(self, before: set[str] | None, keep: str | None) -> None:
+        """Abort this key's uploads that S3 started for requests we got no answer to.
+
+        Only ids that were not there just before our request, so another
+        writer's older upload of the same key is left alone.
+        """
+        now = self._unfinished()
+        if before is None or now is None:
+            return
+        for upload_id in now - before - {keep}:
+            with contextlib.suppress(ClientError, BotoCoreError):
+                self.client.abort_multipart_upload(
+                    Bucket=self.dest.bucket, Key=self.dest.key, UploadId=upload_id
+                )
+
+
+def single_checksum(body: bytes) -> str:
+    """What an object stored with one PutObject of `body` must show."""
+    return f"crc32:{b64_crc32(zlib.crc32(body))}"
 
 
 def put_single(
     client: S3Client, dest: Destination, body: bytes
 ) -> tuple[dict[str, Any], str]:
     """Upload a body smaller than one part with one PutObject."""
-    crc = b64_crc32(zlib.crc32(body))
+    expected = single_checksum(body)
     response = _call(
-        client.put_object, dest, **dest.object_args(), Body=body, ChecksumCRC32=crc
+        client.put_object,
+        dest,
+        **dest.object_args(),
+        Body=body,
+        ChecksumCRC32=expected.partition(":")[2],
     )
-    return dict(response), f"crc32:{crc}"
+    return dict(response), expected
+
+
+def read_back(client: S3Client, dest: Destination) -> dict[str, Any] | None:
+    """HEAD the object under the key (with its checksum); None if there is none."""
+    # No VersionId here: some S3-compatible servers return one for
+    # unversioned buckets and then refuse it on HEAD.
+    try:
+        return dict(
+            client.head_object(Bucket=dest.bucket, Key=dest.key, ChecksumMode="ENABLED")
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return None
+        raise UploadError(_client_error_message(exc, dest)) from exc
+    except BotoCoreError as exc:
+        raise UploadError(f"S3 request for {dest.url} failed: {exc}") from exc
+
+
+def mismatch(head: dict[str, Any], size: int, expected: str) -> str | None:
+    """How the stored object differs from what was sent; None if it does not."""
+    kind, _, value = expected.partition(":")
+    stored = (
+        head.get("ChecksumCRC32")
+        if kind == "crc32"
+        else head.get("ETag", "").strip('"')
+    )
+    if head.get("ContentLength") != size:
+        return f"S3 stored {head.get('ContentLength')} bytes, the source gave {size}"
+    if kind == "crc32" and stored is None:
+        return None  # the server keeps no checksum: size checked, parts CRC-checked
+    if stored != value:
+        return f"S3's {kind} {stored} differs from the source's {value}"
+    return None
 
 
 def verify_stored(
@@ -337,8 +454,6 @@ def verify_stored(
     version_id: str | None,
 ) -> dict[str, Any]:
     """HEAD the new object and compare its size and checksum with ours."""
-    # No VersionId here: some S3-compatible servers return one for
-    # unversioned buckets and then refuse it on HEAD.
     head = dict(
         _call(
             client.head_object,
@@ -348,19 +463,7 @@ def verify_stored(
             ChecksumMode="ENABLED",
         )
     )
-    kind, _, value = expected.partition(":")
-    stored = (
-        head.get("ChecksumCRC32")
-        if kind == "crc32"
-        else head.get("ETag", "").strip('"')
-    )
-    problem = None
-    if head.get("ContentLength") != size:
-        problem = f"S3 stored {head.get('ContentLength')} bytes, the source gave {size}"
-    elif kind == "crc32" and stored is None:
-        problem = None  # the server keeps no checksum: size checked, parts CRC-checked
-    elif stored != value:
-        problem = f"S3's {kind} {stored} differs from the source's {value}"
+    problem = mismatch(head, size, expected)
     if problem:
         _delete_quietly(client, dest, version_id)
         raise UploadError(
@@ -379,6 +482,11 @@ def _delete_quietly(
         client.delete_object(**args)
     except (ClientError, BotoCoreError):
         pass
+
+
+def unanswered(exc: BaseException) -> bool:
+    """True when S3 may have acted on a request whose answer never came."""
+    return isinstance(exc, UploadError) and isinstance(exc.__cause__, BotoCoreError)
 
 
 def _call(method: Callable[..., Any], dest: Destination, **kwargs: Any) -> Any:

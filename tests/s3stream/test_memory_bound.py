@@ -45,3 +45,13 @@ def test_peak_rss_is_flat_in_the_object_size_and_bounded_by_the_parts():
             web.url("/large"), sink.endpoint_url, ("--part-size", "24MiB")
         )
         assert 4 * 18 * 0.8 < big_parts - large < 4 * 18 * 1.2, (large, big_parts)
+
+
+def test_large_part_size_on_a_small_object_allocates_only_the_object():
+    # 12 MiB with --part-size 512MiB: one 12 MiB buffer, not a 512 MiB one.
+    with HttpSource() as web, DiscardS3() as sink:
+        web.add("/small", 12 * MiB)
+        peak = _peak_rss_mib(
+            web.url("/small"), sink.endpoint_url, ("--part-size", "512MiB")
+        )
+        assert peak < 120, peak

@@ -115,3 +115,82 @@ def _secs(seconds: float) -> str:
     if seconds >= 120:
         return f"{seconds:,.0f} s ({seconds / 60:,.1f} min)"
     return f"{seconds:g} s"
+
+
+@sfn_group.command("simulate")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--task",
+    "task_specs",
+    multiple=True,
+    metavar="STATE=OUTCOMES",
+    help="Outcomes of a Task, in order: error names or JSON values, ITEM*N "
+    "repeats; the last repeats for ever (repeatable).",
+)
+@click.option(
+    "--tasks",
+    "tasks_module",
+    type=click.Path(path_type=Path),
+    metavar="MODULE.py",
+    help="One function per Task state, called with (input, context).",
+)
+@click.option("--input", "input_json", default="{}", help="The execution input (JSON).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Jitter seed.")
+@output_options
+def simulate_cmd(
+    file: Path,
+    task_specs: tuple[str, ...],
+    tasks_module: Path | None,
+    input_json: str,
+    seed: int,
+    out: Output,
+) -> int:
+    """Run a definition offline on a virtual clock and print its history.
+
+    Exit 0 when the execution SUCCEEDED, 1 when it FAILED or TIMED_OUT.
+    """
+    import json
+
+    from devkit.errors import ConfigError
+    from devkit.sfn.asl import load_definition
+    from devkit.sfn.simulate import simulate, task_states
+    from devkit.sfn.simulate.outcomes import (
+        TaskFunc,
+        load_tasks_module,
+        parse_task_option,
+    )
+
+    doc = load_definition(file)
+    try:
+        execution_input = json.loads(input_json)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--input is not JSON: {exc}") from None
+    tasks: dict[str, TaskFunc] = {}
+    if tasks_module is not None:
+        tasks.update(load_tasks_module(tasks_module, task_states(doc)))
+    for spec in task_specs:
+        script = parse_task_option(spec)
+        tasks[script.state] = script
+    execution = simulate(doc, tasks, execution_input, seed=seed)
+    if out.json:
+        out.result_json(execution.to_json())
+    else:
+        for event in execution.history:
+            out.result(_event_line(event.to_json(), event.seconds))
+        out.result(f"status       {execution.status}")
+        if execution.error is not None:
+            out.result(f"error        {execution.error}: {execution.cause}")
+        else:
+            out.result(f"output       {json.dumps(execution.output)}")
+        out.result(f"elapsed      {_secs(execution.elapsed_seconds)} (virtual)")
+        out.result(f"transitions  {execution.transitions}")
+        out.result(f"events       {len(execution.history)}")
+        out.result(f"cost         ${execution.cost_usd:.5f} (Standard)")
+    return ExitCode.OK if execution.status == "SUCCEEDED" else ExitCode.FAILURE
+
+
+def _event_line(event: dict[str, object], seconds: float) -> str:
+    detail = event.get("name") or event.get("error") or ""
+    return (
+        f"{event['id']:>6}  +{seconds:>10.3f}s  {event['type']:<28} {detail}".rstrip()
+    )

@@ -139,6 +139,13 @@ def transitions_of(state: dict[str, Any]) -> list[str]:
     return targets
 
 
+def is_lambda(resource: str) -> bool:
+    """A Lambda ARN, the `lambda:invoke` integration, or a `${...Function...}` slot."""
+    if resource.startswith("${"):  # a placeholder filled at deploy time
+        return "lambda" in resource.lower() or "function" in resource.lower()
+    return resource.startswith(("arn:aws:lambda:", "arn:aws:states:::lambda:invoke"))
+
+
 @dataclass(frozen=True)
 class Retrier:
     """One entry of a `Retry` array, with AWS's defaults filled in."""

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from devkit.sfn.asl import LAMBDA_TRANSIENT, Machine, all_states, error_matches
+from devkit.sfn.asl import (
+    LAMBDA_TRANSIENT,
+    Machine,
+    all_states,
+    error_matches,
+    is_lambda,
+)
 from devkit.sfn.check import ERROR, WARNING, Context, rule
 
 
@@ -13,13 +19,6 @@ def _tasks(ctx: Context) -> Iterator[tuple[Machine, str, dict[str, Any]]]:
     for machine, name, state in all_states(ctx.doc):
         if state.get("Type") in ("Task", "Parallel", "Map"):
             yield machine, name, state
-
-
-def is_lambda(resource: str) -> bool:
-    """A Lambda ARN, the `lambda:invoke` integration, or a `${...Function...}` slot."""
-    if resource.startswith("${"):  # a placeholder filled at deploy time
-        return "lambda" in resource.lower() or "function" in resource.lower()
-    return resource.startswith(("arn:aws:lambda:", "arn:aws:states:::lambda:invoke"))
 
 
 @rule(

@@ -107,8 +107,10 @@ def noqa_lines(source: bytes) -> dict[int, frozenset[str] | None]:
 
 
 def suppressed(finding: Finding, noqa: dict[int, frozenset[str] | None]) -> bool:
-    """Whether a `# noqa` on the finding's line covers it."""
-    if finding.line not in noqa:
+    """Whether a `# noqa` on the finding's line covers it (never a syntax error)."""
+    # A file that does not parse was not checked at all: as pyflakes, ruff
+    # and debug-statements, no comment lets it through.
+    if finding.line not in noqa or finding.code == pyflakes_check.SYNTAX_CODE:
         return False
     codes = noqa[finding.line]
     return codes is None or finding.code in codes

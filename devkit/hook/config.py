@@ -50,7 +50,7 @@ def parse_pyproject(text: bytes | None, where: str = "pyproject.toml") -> HookCo
     if text is None:
         return HookConfig()
     try:
-        document = tomllib.loads(text.decode("utf-8"))
+        document = tomllib.loads(text.decode("utf-8-sig"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{where} is not valid TOML ({exc}); fix it") from exc
     table = document.get("tool", {}).get("devkit", {}).get("hook", {})

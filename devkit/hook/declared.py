@@ -1,7 +1,15 @@
-"""The requirements a project declares: requirements files and pyproject.toml."""
+"""The requirements a project declares: requirements files, pyproject.toml, setup.cfg.
+
+pyproject.toml is read as PEP 621 (`[project]`, including dependencies that
+`dynamic` leaves to `[tool.setuptools.dynamic]` files or to setup.cfg),
+`[dependency-groups]`, Poetry, PDM and uv; setup.cfg as setuptools reads it.
+Files are decoded as pip does: a UTF-8 byte-order mark is dropped, CRLF is a
+line end.
+"""
 
 from __future__ import annotations
 
+import configparser
 import posixpath
 import re
 import tomllib
@@ -11,6 +19,8 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
+from devkit.errors import ConfigError
 
 # Reads a repository-relative path (from the index or the disk); None if absent.
 Reader = Callable[[str], bytes | None]
@@ -45,7 +55,10 @@ def read_declared(read: Reader, extra_files: tuple[str, ...] = ()) -> Declared:
     declared = Declared()
     pyproject = read("pyproject.toml")
     if pyproject is not None:
-        _add_pyproject(declared, pyproject)
+        _add_pyproject(declared, read, pyproject)
+    setup_cfg = read("setup.cfg")
+    if setup_cfg is not None:
+        _add_setup_cfg(declared, read, setup_cfg)
     for name in (*DEFAULT_REQUIREMENT_FILES, *extra_files):
         _add_requirements_file(
             declared, read, name, set(), required=name in extra_files
@@ -53,20 +66,28 @@ def read_declared(read: Reader, extra_files: tuple[str, ...] = ()) -> Declared:
     return declared
 
 
-def _add_pyproject(declared: Declared, text: bytes) -> None:
+def decode(content: bytes) -> str:
+    """Text as pip reads it: UTF-8, a byte-order mark dropped."""
+    return content.decode("utf-8-sig", errors="replace")
+
+
+def _add_pyproject(declared: Declared, read: Reader, text: bytes) -> None:
     try:
-        document = tomllib.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        document = tomllib.loads(decode(text))
+    except tomllib.TOMLDecodeError:
         return  # the config loader reports a broken pyproject.toml
-    project = document.get("project", {})
-    specs: list[str] = list(project.get("dependencies", []))
-    for extra in project.get("optional-dependencies", {}).values():
-        specs.extend(extra)
-    for group in document.get("dependency-groups", {}).values():
-        specs.extend(s for s in group if isinstance(s, str))
-    poetry = document.get("tool", {}).get("poetry", {})
-    poetry_names = _poetry_names(poetry)
-    if "name" in project:
+    project = _table(document, "project")
+    specs: list[str] = _strings(project.get("dependencies"))
+    for extra in _table(project, "optional-dependencies").values():
+        specs.extend(_strings(extra))
+    for group in _table(document, "dependency-groups").values():
+        specs.extend(_strings(group))
+    tool = _table(document, "tool")
+    for group in _table(_table(tool, "pdm"), "dev-dependencies").values():
+        specs.extend(_strings(group))
+    specs.extend(_strings(_table(tool, "uv").get("dev-dependencies")))
+    poetry_names = _poetry_names(_table(tool, "poetry"))
+    if isinstance(project.get("name"), str):
         declared.project_name = canonicalize_name(project["name"])
     if specs or poetry_names or "project" in document:
         declared.sources.append("pyproject.toml")
@@ -75,6 +96,63 @@ def _add_pyproject(declared: Declared, text: bytes) -> None:
         if name:
             declared.names.add(name)
     declared.names.update(canonicalize_name(n) for n in poetry_names)
+    _add_dynamic(declared, read, _table(_table(tool, "setuptools"), "dynamic"))
+
+
+def _add_dynamic(declared: Declared, read: Reader, dynamic: dict[str, Any]) -> None:
+    # `dynamic = ["dependencies"]` with `dependencies = {file = [...]}`, and the
+    # same per extra under `optional-dependencies`: requirements files.
+    directives = [dynamic.get("dependencies")]
+    directives += list(_table(dynamic, "optional-dependencies").values())
+    for directive in directives:
+        if isinstance(directive, dict):
+            files = directive.get("file", [])
+            for name in [files] if isinstance(files, str) else _strings(files):
+                _add_requirements_file(
+                    declared, read, name, set(), required=True, by="pyproject.toml"
+                )
+
+
+def _add_setup_cfg(declared: Declared, read: Reader, text: bytes) -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(decode(text), "setup.cfg")
+    except configparser.Error:
+        return  # setuptools would fail on it too; nothing we can trust here
+    values = []
+    if parser.has_option("options", "install_requires"):
+        values.append(parser.get("options", "install_requires"))
+    if parser.has_section("options.extras_require"):
+        values += [v for _, v in parser.items("options.extras_require")]
+    if parser.has_option("metadata", "name"):
+        declared.project_name = declared.project_name or canonicalize_name(
+            parser.get("metadata", "name")
+        )
+    if not values and not parser.has_section("metadata"):
+        return
+    declared.sources.append("setup.cfg")
+    for value in values:
+        value = value.strip()
+        if value.startswith("file:"):  # `file: requirements.in, extra.in`
+            for name in value[len("file:") :].split(","):
+                _add_requirements_file(
+                    declared, read, name.strip(), set(), required=True, by="setup.cfg"
+                )
+            continue
+        # One requirement per line, as setuptools writes and reads the list.
+        for line in value.splitlines():
+            dist = requirement_name(line.strip())
+            if dist:
+                declared.names.add(dist)
+
+
+def _table(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: object) -> list[str]:
+    return [s for s in value if isinstance(s, str)] if isinstance(value, list) else []
 
 
 def _poetry_names(poetry: dict[str, Any]) -> list[str]:
@@ -84,7 +162,12 @@ def _poetry_names(poetry: dict[str, Any]) -> list[str]:
 
 
 def _add_requirements_file(
-    declared: Declared, read: Reader, path: str, seen: set[str], required: bool
+    declared: Declared,
+    read: Reader,
+    path: str,
+    seen: set[str],
+    required: bool,
+    by: str = "[tool.devkit.hook] requirement-files",
 ) -> None:
     path = posixpath.normpath(path)
     if path in seen:
@@ -93,14 +176,21 @@ def _add_requirements_file(
     content = read(path)
     if content is None:
         if required:
-            declared.sources.append(f"{path} (missing)")
+            # pip fails on a missing -r file; judging imports against half the
+            # declarations would only produce false "add X" findings.
+            raise ConfigError(
+                f"{by} names {path}, which does not exist (or is not staged);"
+                " fix the name or add the file"
+            )
         return
     declared.sources.append(path)
-    for line in logical_lines(content.decode("utf-8", errors="replace")):
+    for line in logical_lines(decode(content)):
         include = _include_target(line)
         if include is not None:
             target = posixpath.join(posixpath.dirname(path), include)
-            _add_requirements_file(declared, read, target, seen, required=True)
+            _add_requirements_file(
+                declared, read, target, seen, required=True, by=f"-r in {path}"
+            )
             continue
         name = requirement_line_name(line)
         if name:

@@ -30,6 +30,7 @@ class IndexEntry:
 
     path: str
     blob: str
+    conflicted: bool = False  # stages 1-3 of an unresolved merge
 
 
 def git(
@@ -77,11 +78,9 @@ def _rev_parse(args: list[str], cwd: str | Path | None) -> bytes:
 
 
 def staged_paths(root: Path) -> list[str]:
-    """Paths added, copied, modified or renamed in the index (not deleted)."""
-    out = git(
-        ["diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=ACMR"],
-        cwd=root,
-    )
+    """Staged paths: added, copied, modified, renamed or conflicted (not deleted)."""
+    args = ["--name-only", "-z", "--no-renames", "--diff-filter=ACMRU"]
+    out = git(["diff", "--cached", *args], cwd=root)
     return _split_z(out)
 
 
@@ -97,13 +96,23 @@ def index_entries(root: Path, paths: Iterable[str] | None = None) -> list[IndexE
     entries = []
     for record in _split_z(git(args, cwd=root)):
         meta, _, path = record.partition("\t")
-        mode, blob, _stage = meta.split(" ")
+        mode, blob, stage = meta.split(" ")
         if mode not in _SKIPPED_MODES:
-            entries.append(IndexEntry(path, blob))
+            entries.append(IndexEntry(path, blob, conflicted=stage != "0"))
     if wanted is not None and len(wanted) > _MAX_PATHSPECS:
         keep = set(wanted)
         entries = [e for e in entries if e.path in keep]
     return _unique(entries)
+
+
+def submodule_paths(root: Path) -> list[str]:
+    """Paths of the gitlinks (submodules) in the index."""
+    out = git(["ls-files", "--stage", "-z"], cwd=root)
+    return [
+        record.partition("\t")[2]
+        for record in _split_z(out)
+        if record.startswith("160000 ")
+    ]
 
 
 def read_blobs(root: Path, blobs: list[str]) -> list[bytes]:
@@ -151,7 +160,8 @@ def _split_z(out: bytes) -> list[str]:
 
 
 def _unique(entries: list[IndexEntry]) -> list[IndexEntry]:
-    # During a merge conflict a path has stages 1-3; keep the first seen.
+    # During a merge conflict a path has stages 1-3 (the base and both sides)
+    # and no staged content: one entry, marked, to be read from the work tree.
     seen: dict[str, IndexEntry] = {}
     for entry in entries:
         seen.setdefault(entry.path, entry)

@@ -16,6 +16,7 @@ from devkit.hook.checks.requirements_check import RequirementsCheck
 from devkit.hook.config import CHECKS, HookConfig, parse_pyproject
 from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, read_declared
 from devkit.hook.findings import Finding
+from devkit.hook.firstparty import LocalModules
 from devkit.hook.sources import DiskSource, IndexSource, Source, files_on_disk
 
 # Below this much source, starting workers (~30 ms) costs more than it saves
@@ -167,27 +168,15 @@ def _requirements(
         return [], ""
     declared = read_declared(source.read, config.requirement_files)
     if not declared.sources:
-        names = " or ".join(DEFAULT_REQUIREMENT_FILES + ("pyproject.toml",))
+        names = " or ".join((*DEFAULT_REQUIREMENT_FILES, "pyproject.toml", "setup.cfg"))
         return [], f"nothing declared: no {names} found"
-    local = _local_modules([*source.tracked_paths(), *(r.path for r in results)])
+    local = LocalModules(
+        [*source.tracked_paths(), *(r.path for r in results)], source.submodules()
+    )
     check = RequirementsCheck(
         declared=declared,
-        first_party=local.get("", set()) | local.get("src", set()),
-        local_modules=local,
+        local=local,
         module_map=config.module_map,
         ignore_modules=config.ignore_modules,
     )
     return [f for r in results for f in check.check(r.path, r.imports)], ""
-
-
-def _local_modules(paths: Iterable[str]) -> dict[str, set[str]]:
-    """Folder -> importable names inside it (modules and packages of Python files)."""
-    local: dict[str, set[str]] = {}
-    for path in paths:
-        if not path.endswith((".py", ".pyi")):
-            continue
-        parts = path[: path.rindex(".")].split("/")
-        for depth in range(len(parts)):
-            folder = "/".join(parts[:depth])
-            local.setdefault(folder, set()).add(parts[depth])
-    return local

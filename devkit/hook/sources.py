@@ -31,6 +31,12 @@ class Source:
         """Every path git tracks (to tell the project's own modules apart)."""
         raise NotImplementedError
 
+    def submodules(self) -> list[str]:
+        """Paths of the git submodules (gitlinks) in the index."""
+        return git.submodule_paths(self.root)
+
+    root: Path
+
 
 class IndexSource(Source):
     """Content as staged: blobs read from the index (GIT_INDEX_FILE honoured)."""
@@ -56,6 +62,14 @@ class IndexSource(Source):
         files = []
         blobs = git.read_blobs(self.root, [e.blob for e in entries])
         for entry, data in zip(entries, blobs, strict=True):
+            if entry.conflicted:
+                # Unresolved: no staged version exists. Check the file as the
+                # user sees it (conflict markers are a syntax error), never a
+                # side or the merge base.
+                on_disk = DiskSource(self.root).read(entry.path)
+                if on_disk is None:
+                    continue
+                data = on_disk
             if _is_config(entry.path):
                 self._cache[entry.path] = data
             elif is_python(entry.path, data[:128]):
@@ -94,7 +108,7 @@ class DiskSource(Source):
 
 
 # Read together with the staged files: one git round-trip instead of three.
-_CONFIG_FILES = ("pyproject.toml", *DEFAULT_REQUIREMENT_FILES)
+_CONFIG_FILES = ("pyproject.toml", "setup.cfg", *DEFAULT_REQUIREMENT_FILES)
 
 
 def _is_config(path: str) -> bool:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from devkit.hook import distributions
 from devkit.hook.declared import logical_lines, read_declared, requirement_line_name
 from devkit.hook.run import run_hook
-from testing.gitrepo import git, write
+from testing.gitrepo import clean_env, commit_all, git, init_repo, write
+
+BIN = Path(sys.executable).parent
 
 
 def check(repo, files: dict[str, str]) -> list[str]:
@@ -217,10 +222,9 @@ def test_pyproject_dependencies_optional_and_configured_files(repo):
         ),
     )
     write(repo, "reqs/extra.in", "moto\n")
-    declared = read_declared(lambda p: _read(repo, p), ("reqs/extra.in", "missing.txt"))
+    declared = read_declared(lambda p: _read(repo, p), ("reqs/extra.in",))
     assert declared.names == {"click", "rich", "pytest", "ruff", "moto"}
     assert declared.project_name == "my-app"
-    assert "missing.txt (missing)" in declared.sources
 
 
 def test_configured_requirement_files_are_read(repo):
@@ -267,3 +271,172 @@ def test_the_project_importing_itself_is_not_a_requirement(repo):
         "tests/test_app.py": "import my_app\n",
     }
     assert check(repo, files) == []
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "devkit"), "hook", "run", *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+    )
+
+
+def test_requirements_file_with_bom_and_crlf_is_read_as_pip_reads_it(repo):
+    files = {
+        "requirements.txt": (
+            b"\xef\xbb\xbfrequests\r\nPyYAML>=6 \\\r\n  --hash=sha256:ab\r\n"
+        ),
+        "app.py": "import requests\nimport yaml\n",
+    }
+    assert check(repo, files) == []
+
+
+def test_pyproject_with_bom_is_read(repo):
+    files = {
+        "pyproject.toml": (
+            b'\xef\xbb\xbf[project]\nname = "x"\ndependencies = ["requests"]\n'
+        ),
+        "app.py": "import requests\n",
+    }
+    assert check(repo, files) == []
+
+
+def test_dynamic_dependencies_from_setuptools_dynamic_files(repo):
+    files = {
+        "pyproject.toml": (
+            '[project]\nname = "x"\n'
+            'dynamic = ["dependencies", "optional-dependencies"]\n'
+            "[tool.setuptools.dynamic]\n"
+            'dependencies = {file = ["requirements.in"]}\n'
+            'optional-dependencies.s3 = {file = "extras/s3.txt"}\n'
+        ),
+        "requirements.in": "requests\n",
+        "extras/s3.txt": "boto3\n",
+        "app.py": "import requests\nimport boto3\nimport yaml\n",
+    }
+    assert check(repo, files) == [
+        "app.py:3:1: 'yaml' is imported but no requirement provides it (add PyYAML)"
+    ]
+
+
+def test_dynamic_dependencies_from_setup_cfg(repo):
+    files = {
+        "pyproject.toml": '[project]\nname = "x"\ndynamic = ["dependencies"]\n',
+        "setup.cfg": (
+            "[metadata]\nname = x\n[options]\ninstall_requires =\n"
+            "    requests>=2\n    click ; python_version >= '3.8'\n"
+            "[options.extras_require]\nyaml =\n    PyYAML\n"
+        ),
+        "app.py": "import requests\nimport click\nimport yaml\nimport toml\n",
+    }
+    assert check(repo, files) == [
+        "app.py:4:1: 'toml' is imported but no requirement provides it (add toml)"
+    ]
+
+
+def test_setup_cfg_only_project_is_read(repo):
+    files = {
+        "setup.cfg": "[options]\ninstall_requires = file: requirements.in\n",
+        "requirements.in": "requests\n",
+        "app.py": "import requests\nimport yaml\n",
+    }
+    assert check(repo, files) == [
+        "app.py:2:1: 'yaml' is imported but no requirement provides it (add PyYAML)"
+    ]
+
+
+def test_pdm_and_uv_dev_dependencies_count(repo):
+    files = {
+        "pyproject.toml": (
+            '[project]\nname = "x"\ndependencies = []\n'
+            '[tool.pdm.dev-dependencies]\ntest = ["pytest"]\n'
+            '[tool.uv]\ndev-dependencies = ["hypothesis"]\n'
+        ),
+        "tests/test_x.py": "import pytest\nimport hypothesis\n",
+    }
+    assert check(repo, files) == []
+
+
+def test_the_interpreters_own_modules_are_never_requirements(repo):
+    files = {
+        "requirements.txt": "requests\n",
+        "app.py": "import __main__\nimport _thread\nimport sys\nimport posix\n",
+    }
+    assert check(repo, files) == []
+
+
+def test_a_submodule_package_is_first_party(repo, tmp_path):
+    lib = init_repo(tmp_path / "vendored")
+    write(lib, "__init__.py", "VALUE = 1\n")
+    commit_all(lib)
+    allow = ("-c", "protocol.file.allow=always")
+    git(repo, *allow, "submodule", "add", "-q", str(lib), "vendored")
+    files = {"requirements.txt": "requests\n", "app.py": "import vendored\n"}
+    assert check(repo, files) == []
+
+
+def test_a_local_namespace_portion_does_not_hide_other_portions(repo):
+    files = {
+        "requirements.txt": "protobuf\n",
+        "google/myproto/thing_pb2.py": "X = 1\n",
+        "app.py": (
+            "from google.myproto import thing_pb2\n"
+            "from google.protobuf import message\n"
+            "from google.cloud import storage\n"
+        ),
+    }
+    assert check(repo, files) == [
+        "app.py:3:1: 'google.cloud.storage' is imported but no requirement"
+        " provides it (add google-cloud-storage)"
+    ]
+
+
+def test_a_module_beside_a_package_file_does_not_hide_a_distribution(repo):
+    files = {
+        "requirements.txt": "click\n",
+        "pkg/__init__.py": "",
+        "pkg/requests.py": "X = 1\n",
+        "pkg/api.py": "import requests\nfrom pkg import requests as mine\n",
+        "scripts/tool.py": "import helper\n",
+        "scripts/helper.py": "X = 1\n",
+    }
+    assert check(repo, files) == [
+        "pkg/api.py:1:1: 'requests' is imported but no requirement provides it"
+        " (add requests)"
+    ]
+
+
+def test_a_missing_include_is_a_one_line_config_error(repo):
+    write(repo, "requirements.txt", "-r base.txt\nclick\n")
+    write(repo, "app.py", "import requests\n")
+    git(repo, "add", ".")
+    proc = run_cli()
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "error: -r in requirements.txt names base.txt, which does not exist"
+        " (or is not staged); fix the name or add the file"
+    ]
+
+
+def test_a_syntax_error_is_never_suppressed_by_noqa(repo):
+    write(repo, "app.py", "def f(:  # noqa\n    pass\n")
+    git(repo, "add", ".")
+    [finding] = run_hook().findings
+    assert finding.code == "E999" and finding.line == 1
+
+
+def test_conflicted_files_are_checked_as_the_user_sees_them(repo):
+    write(repo, "app.py", "import json\n\nprint(json.dumps(1))\n")
+    commit_all(repo)
+    git(repo, "checkout", "-q", "-b", "side")
+    write(repo, "app.py", "import json\n\nprint(json.dumps(2))\n")
+    commit_all(repo, "side")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "app.py", "import json\n\nprint(json.dumps(3))\n")
+    commit_all(repo, "main")
+    assert git(repo, "merge", "side", check=False).returncode != 0
+    for args in (["--all-files"], []):
+        findings = run_hook(all_files=bool(args)).findings
+        assert [(f.path, f.code) for f in findings] == [("app.py", "E999")], args

@@ -17,8 +17,14 @@ from packaging.utils import canonicalize_name
 from devkit.hook import distributions
 from devkit.hook.declared import Declared
 from devkit.hook.findings import Finding
+from devkit.hook.firstparty import LocalModules
 
 CODE = "DEP001"
+# The interpreter's own modules: the standard library, modules compiled into
+# it, and `__main__` (the running script), none of which is a requirement.
+_INTERPRETER = frozenset(
+    {*sys.stdlib_module_names, *sys.builtin_module_names, "__main__"}
+)
 
 # Exceptions whose handler makes the guarded import optional.
 _SOFT_HANDLERS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
@@ -126,8 +132,7 @@ class RequirementsCheck:
     """Judges collected imports against the declared requirements."""
 
     declared: Declared
-    first_party: set[str]
-    local_modules: dict[str, set[str]]  # folder -> module names inside it
+    local: LocalModules
     module_map: dict[str, tuple[str, ...]]
     ignore_modules: tuple[str, ...] = ()
 
@@ -136,12 +141,8 @@ class RequirementsCheck:
         findings: list[Finding] = []
         seen: set[str] = set()  # module names already judged
         reported: set[str] = set()  # distributions already named
-        siblings = self.local_modules.get(path.rpartition("/")[0], set())
         for use in uses:
-            if use.optional:
-                continue
-            top = use.dotted.partition(".")[0]
-            if self._not_third_party(use.dotted, top, siblings):
+            if use.optional or self._not_third_party(use.dotted, path):
                 continue
             name = distributions.display_name(use.dotted, self.module_map)
             if name in seen:
@@ -159,11 +160,10 @@ class RequirementsCheck:
                 )
         return findings
 
-    def _not_third_party(self, dotted: str, top: str, siblings: set[str]) -> bool:
+    def _not_third_party(self, dotted: str, importer: str) -> bool:
         return (
-            top in sys.stdlib_module_names
-            or top in self.first_party
-            or top in siblings
+            dotted.partition(".")[0] in _INTERPRETER
+            or self.local.owns(dotted, importer)
             or any(
                 dotted == m or dotted.startswith(m + ".") for m in self.ignore_modules
             )

@@ -28,6 +28,13 @@ def wheelhouse(tmp_path_factory) -> Path:
         {"markerpkg/__init__.py": ""},
         requires=['extpkg; python_version >= "3.12"'],
     )
+    build_wheel(
+        w,
+        "armonly",
+        "1.0",
+        {"armonly/__init__.py": ""},
+        requires=['extpkg; platform_machine == "aarch64"'],
+    )
     build_wheel(w, "boto3", "99.0", {"boto3/__init__.py": WHERE_LIB})
     build_wheel(
         w,

@@ -80,12 +80,47 @@ def test_target_wheels_for_each_python_and_arch(build, function_dir, tmp_path):
         assert f"lib/extpkg/{so}" in names(result.output)
 
 
-def test_markers_are_evaluated_for_the_target_python(build, function_dir, tmp_path):
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_markers_are_evaluated_for_the_target_python(
+    build, function_dir, tmp_path, installer
+):
     (function_dir / "requirements.txt").write_text("markerpkg\n")
-    on312 = build(function_dir, runtime="python3.12", output=tmp_path / "a.zip")
-    on311 = build(function_dir, runtime="python3.11", output=tmp_path / "b.zip")
+    on312 = build(
+        function_dir,
+        runtime="python3.12",
+        output=tmp_path / "a.zip",
+        installer=installer,
+    )
+    on311 = build(
+        function_dir,
+        runtime="python3.11",
+        output=tmp_path / "b.zip",
+        installer=installer,
+    )
     assert any(n.startswith("lib/extpkg/") for n in names(on312.output))
     assert not any(n.startswith("lib/extpkg/") for n in names(on311.output))
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_machine_markers_are_evaluated_for_the_target_arch(
+    build, function_dir, tmp_path, installer
+):
+    # This machine is x86_64: pip alone would take the x86_64 branch for arm64
+    # and leave extpkg out, silently (pypa/pip#6117).
+    (function_dir / "requirements.txt").write_text(
+        'armonly\npurepkg; platform_machine == "x86_64"\n'
+    )
+    arm = build(
+        function_dir, arch="arm64", output=tmp_path / "arm.zip", installer=installer
+    )
+    x86 = build(
+        function_dir, arch="x86_64", output=tmp_path / "x86.zip", installer=installer
+    )
+    arm_names, x86_names = names(arm.output), names(x86.output)
+    assert "lib/extpkg/_ext.cpython-312-aarch64-linux-gnu.so" in arm_names
+    assert not [n for n in arm_names if n.startswith("lib/purepkg")]
+    assert not [n for n in x86_names if n.startswith("lib/extpkg")]
+    assert "lib/purepkg/__init__.py" in x86_names
 
 
 def test_pip_installer_builds_the_same_layout(build, function_dir):

@@ -4,7 +4,7 @@ import pytest
 
 from devkit.errors import ConfigError
 from devkit.lambda_package.check import check_shared_object, tag_supported
-from devkit.lambda_package.install import uv_platform
+from devkit.lambda_package.installers import uv_platform
 from devkit.lambda_package.target import resolve_target
 from testing.wheels import fake_extension
 

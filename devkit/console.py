@@ -35,6 +35,11 @@ class Output:
         self.out.file.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
         self.out.file.flush()
 
+    def result_json_line(self, document: Any) -> None:
+        """Print one compact JSON object as a line of JSONL on stdout."""
+        self.out.file.write(json.dumps(document, separators=(",", ":")) + "\n")
+        self.out.file.flush()
+
     def info(self, text: str) -> None:
         """Print a progress or status line on stderr unless --quiet."""
         if not self.quiet:

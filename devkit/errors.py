@@ -13,6 +13,8 @@ class ExitCode(IntEnum):
     CREDENTIALS_REJECTED = 4  # a service refused the stored credentials
     NOT_FOUND = 5  # the thing asked about does not exist (e.g. a purchase token)
     UNAVAILABLE = 6  # a remote service could not be reached or failed (5xx)
+    CONFLICT = 7  # its state forbids the change (acknowledge a pending purchase)
+    REJECTED = 8  # an incoming message failed verification (a forged push)
     INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 

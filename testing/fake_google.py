@@ -60,6 +60,65 @@ _API = re.compile(
 
 
 @dataclass
+class Raw:
+    """An answer sent as is: an HTML error page, a captive portal, a bare list."""
+
+    status: int
+    body: str
+    content_type: str = "text/html; charset=UTF-8"
+
+
+def html_error_page(status: int) -> Raw:
+    """The HTML page Google's front end (or a proxy) sends for a 5xx."""
+    title = {502: "Bad Gateway", 503: "Service Unavailable"}.get(status, "Error")
+    body = (
+        f"<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error {status} "
+        f"({title})!!1</title><p><b>{status}.</b> <ins>That's an error.</ins>"
+        "<p>The server encountered a temporary error. Please try again in 30 "
+        "seconds. <ins>That's all we know.</ins></html>"
+    )
+    return Raw(status, body)
+
+
+CAPTIVE_PORTAL = Raw(
+    200,
+    "<html><head><title>Hotel Wi-Fi - Sign in</title></head>"
+    "<body><form action=/login>Room number <input name=room></form></body></html>",
+)
+
+
+def service_disabled_error(project: str = "123456789") -> Raw:
+    """403 SERVICE_DISABLED in Google's current error format (details[].reason)."""
+    url = (
+        "https://console.developers.google.com/apis/api/"
+        f"androidpublisher.googleapis.com/overview?project={project}"
+    )
+    message = (
+        f"Google Play Android Developer API has not been used in project {project} "
+        "before or it is disabled. Enable it by visiting "
+        f"{url} then retry."
+    )
+    error = {
+        "code": 403,
+        "message": message,
+        "status": "PERMISSION_DENIED",
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "SERVICE_DISABLED",
+                "domain": "googleapis.com",
+                "metadata": {
+                    "service": "androidpublisher.googleapis.com",
+                    "consumer": f"projects/{project}",
+                    "activationUrl": url,
+                },
+            }
+        ],
+    }
+    return Raw(403, json.dumps({"error": error}), "application/json; charset=UTF-8")
+
+
+@dataclass
 class OAuthClient:
     """A registered OAuth client: "installed" (Desktop app) or "web"."""
 
@@ -105,6 +164,8 @@ def subscription_document(
     auto_renew: bool = True,
     acknowledged: bool = True,
     test: bool = False,
+    linked: str | None = None,
+    account_id: str | None = None,
 ) -> dict[str, Any]:
     """A `SubscriptionPurchaseV2` document in the shape Google returns."""
     order = "GPA.3312-5516-2291-70412"
@@ -128,6 +189,10 @@ def subscription_document(
     }
     if test:
         doc["testPurchase"] = {}
+    if linked:
+        doc["linkedPurchaseToken"] = linked
+    if account_id:
+        doc["externalAccountIdentifiers"] = {"obfuscatedExternalAccountId": account_id}
     if state == "CANCELED":
         cancel = {"cancelTime": iso(now - 86400)}
         doc["canceledStateContext"] = {"userInitiatedCancellation": cancel}
@@ -165,11 +230,16 @@ class FakeGoogle:
             OTHER_PACKAGE: {"someone-else@example.com"},
         }
         self.forbidden: set[str] = {FORBIDDEN_PACKAGE}
-        self.subscriptions: dict[tuple[str, str], dict[str, Any] | int] = {}
+        self.subscriptions: dict[tuple[str, str], dict[str, Any] | int | Raw] = {}
         self.products: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.issue_refresh_tokens = True  # False: a provider that omits it
         self.extra_granted_scope: str | None = None  # include_granted_scopes
         self.refresh_token_ttl: float | None = None  # 7 days in Testing status
+        self.token_answer: Raw | None = None  # the token endpoint's outage or portal
+        self.api_answer: Raw | None = None  # every API call answered with this
+        self.api_delay = 0.0  # seconds each API answer takes (to see overlap)
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most API calls served at the same time
         self.auth_requests: list[dict[str, str]] = []
         self.token_grants: list[str] = []
         self.api_calls: list[str] = []
@@ -280,9 +350,9 @@ class FakeGoogle:
         return path
 
     def add_subscription(
-        self, token: str, doc: dict[str, Any] | int, package: str = PACKAGE
+        self, token: str, doc: dict[str, Any] | int | Raw, package: str = PACKAGE
     ) -> None:
-        """Register a subscription document, or an HTTP status to answer with."""
+        """Register a subscription document, or an HTTP status or Raw answer."""
         self.subscriptions[(package, token)] = doc
 
     def add_product(
@@ -413,9 +483,11 @@ class FakeGoogle:
 
     def _token(
         self, form: dict[str, str], basic: tuple[str, str] | None
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, dict[str, Any] | Raw]:
         grant = form.get("grant_type", "")
         self.token_grants.append(grant)
+        if self.token_answer is not None:
+            return self.token_answer.status, self.token_answer
         if grant == JWT_BEARER:
             return self._jwt_grant(form.get("assertion", ""))
         client_id, secret = basic or (
@@ -499,8 +571,10 @@ class FakeGoogle:
             "token_type": "Bearer",
         }
 
-    def _api(self, path: str, authorization: str) -> tuple[int, dict[str, Any]]:
+    def _api(self, path: str, authorization: str) -> tuple[int, dict[str, Any] | Raw]:
         self.api_calls.append(path)
+        if self.api_answer is not None:
+            return self.api_answer.status, self.api_answer
         match = _API.match(path)
         if match is None:
             return 404, _api_error(404, "Not Found", "notFound")
@@ -522,13 +596,15 @@ class FakeGoogle:
                 "permissionDenied",
             )
         if match["sub"] is not None:
-            found: dict[str, Any] | int | None = self.subscriptions.get(
+            found: dict[str, Any] | int | Raw | None = self.subscriptions.get(
                 (package, match["sub"])
             )
             token = match["sub"]
         else:
             found = self.products.get((package, match["prod"], match["ptok"]))
             token = match["ptok"]
+        if isinstance(found, Raw):
+            return found.status, found
         if isinstance(found, dict):
             return 200, found
         if found == 410:
@@ -545,6 +621,19 @@ class FakeGoogle:
         return 404, _api_error(
             404, "The purchase token was not found.", "purchaseTokenNotFound"
         )
+
+    @contextmanager
+    def _counting(self) -> Iterator[None]:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.api_delay:
+                time.sleep(self.api_delay)
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def _principal(self, authorization: str) -> str | None:
         if not authorization.startswith("Bearer "):
@@ -627,10 +716,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, page.encode(), "text/html; charset=utf-8")
         else:
             auth = self.headers.get("Authorization", "")
-            status, doc = self.fake._api(parts.path, auth)
-            self._send(
-                status, json.dumps(doc).encode(), "application/json; charset=UTF-8"
-            )
+            with self.fake._counting():
+                status, doc = self.fake._api(parts.path, auth)
+            self._send_doc(status, doc)
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
@@ -650,9 +738,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
         elif path == "/token":
             status, doc = self.fake._token(form, self._basic())
-            self._send(
-                status, json.dumps(doc).encode(), "application/json; charset=utf-8"
-            )
+            self._send_doc(status, doc)
         else:
             self._send(404, b"{}", "application/json")
 
@@ -664,6 +750,13 @@ class _Handler(BaseHTTPRequestHandler):
         from urllib.parse import unquote_plus
 
         return unquote_plus(user), unquote_plus(password)
+
+    def _send_doc(self, status: int, doc: dict[str, Any] | Raw) -> None:
+        if isinstance(doc, Raw):
+            self._send(status, doc.body.encode(), doc.content_type)
+        else:
+            body = json.dumps(doc).encode()
+            self._send(status, body, "application/json; charset=UTF-8")
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)

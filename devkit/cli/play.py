@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import os
 import select
 import sys
 import time
 import webbrowser
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import click
 
 from devkit.cli.options import output_options
 from devkit.console import Output
-from devkit.errors import ConfigError, ExitCode
+from devkit.errors import ConfigError, DevkitError, ExitCode
 from devkit.play import (
     ANDROIDPUBLISHER_SCOPE,
     CREDENTIALS_FILENAME,
@@ -25,7 +29,7 @@ from devkit.play import (
 )
 
 if TYPE_CHECKING:
-    from devkit.play.verify import ProductSummary, Purchase, SubscriptionSummary
+    from devkit.play.verify import BatchItem, Verdict
 
 # play-verify's exit codes (devkit.errors.ExitCode); --help shows this table.
 NOT_ENTITLED = ExitCode.FAILURE
@@ -38,14 +42,71 @@ Exit codes:
   2    bad arguments, or a missing or unusable credentials file
   4    credentials refused: invalid_grant, or 401/403 permissions
   5    the purchase token is invalid, unknown, or too old (400/404/410)
-  6    Google could not be reached or failed (network, 5xx)
+  6    Google unavailable: network, 5xx, or a page that is not Google's
+  7    Google refused the request for this purchase's state
   3    internal error; 130 interrupted
+With --tokens: the worst of the results (6 > 4 > 2 > 7 > 5 > 1 > 0).
 """
 
 TESTING_WARNING = (
     "if the app's OAuth consent screen is in Testing status, Google expires this "
     "refresh token after 7 days: publish the app (In production) to keep it"
 )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def credentials_options(func: F) -> F:
+    """--credentials, --service-account, --api-endpoint -> credentials, api_endpoint."""
+
+    @click.option(
+        "--credentials",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="DEVKIT_PLAY_CREDENTIALS",
+        help="File written by play-auth (DEVKIT_PLAY_CREDENTIALS). "
+        "Default: play-credentials.json in devkit's config folder.",
+    )
+    @click.option(
+        "--service-account",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="DEVKIT_PLAY_SERVICE_ACCOUNT",
+        metavar="KEY.json",
+        help="Use a service-account key instead (DEVKIT_PLAY_SERVICE_ACCOUNT).",
+    )
+    @click.option(
+        "--api-endpoint",
+        envvar="DEVKIT_PLAY_API_ENDPOINT",
+        default=DEFAULT_API_ENDPOINT,
+        show_default=True,
+        metavar="URL",
+        help="API root, e.g. a test server (DEVKIT_PLAY_API_ENDPOINT).",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        credentials: Path | None,
+        service_account: Path | None,
+        **kwargs: Any,
+    ) -> Any:
+        source = _credentials_source(credentials, service_account)
+        return func(*args, credentials=source, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _credentials_source(credentials: Path | None, service_account: Path | None) -> Path:
+    ctx = click.get_current_context()
+    from_command_line = click.core.ParameterSource.COMMANDLINE
+    if credentials and service_account:
+        cred_flag = ctx.get_parameter_source("credentials") == from_command_line
+        key_flag = ctx.get_parameter_source("service_account") == from_command_line
+        if cred_flag == key_flag:
+            raise ConfigError(
+                "pass either --credentials or --service-account, not both"
+            )
+        return credentials if cred_flag else service_account
+    return service_account or credentials or default_credentials_path()
 
 
 def default_credentials_path() -> Path:
@@ -225,8 +286,8 @@ def _read_line_fd(fd: int, timeout: float) -> str | None:
 
 
 @click.command("play-verify", epilog=VERIFY_EPILOG)
-@click.argument("package")
-@click.argument("purchase_token", metavar="PURCHASE_TOKEN")
+@click.argument("package", required=False)
+@click.argument("purchase_token", metavar="PURCHASE_TOKEN", required=False)
 @click.option(
     "--product",
     "product_id",
@@ -234,27 +295,21 @@ def _read_line_fd(fd: int, timeout: float) -> str | None:
     help="Check a one-time product (purchases.products) instead of a subscription.",
 )
 @click.option(
-    "--credentials",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="DEVKIT_PLAY_CREDENTIALS",
-    help="File written by play-auth (DEVKIT_PLAY_CREDENTIALS). "
-    "Default: play-credentials.json in devkit's config folder.",
+    "--tokens",
+    "tokens_file",
+    type=click.File("r", encoding="utf-8"),
+    metavar="FILE",
+    help="Check many: one TOKEN or PACKAGE TOKEN a line, or JSONL objects "
+    "(package, token, product_id); - for stdin. Prints JSONL in input order.",
 )
 @click.option(
-    "--service-account",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="DEVKIT_PLAY_SERVICE_ACCOUNT",
-    metavar="KEY.json",
-    help="Use a service-account key instead (DEVKIT_PLAY_SERVICE_ACCOUNT).",
-)
-@click.option(
-    "--api-endpoint",
-    envvar="DEVKIT_PLAY_API_ENDPOINT",
-    default=DEFAULT_API_ENDPOINT,
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
     show_default=True,
-    metavar="URL",
-    help="API root, e.g. a test server (DEVKIT_PLAY_API_ENDPOINT).",
+    help="With --tokens: requests in flight at once.",
 )
+@credentials_options
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
@@ -264,11 +319,12 @@ def _read_line_fd(fd: int, timeout: float) -> str | None:
 )
 @output_options
 def play_verify_cmd(
-    package: str,
-    purchase_token: str,
+    package: str | None,
+    purchase_token: str | None,
     product_id: str | None,
-    credentials: Path | None,
-    service_account: Path | None,
+    tokens_file: TextIO | None,
+    concurrency: int,
+    credentials: Path,
     api_endpoint: str,
     timeout: float,
     out: Output,
@@ -279,6 +335,24 @@ def play_verify_cmd(
     """
     from devkit.play.verify import VerifyOptions, verify_purchase
 
+    if tokens_file is not None:
+        if purchase_token is not None:
+            raise ConfigError("pass either PURCHASE_TOKEN or --tokens FILE, not both")
+        return _verify_batch(
+            tokens_file,
+            package,
+            product_id,
+            credentials,
+            api_endpoint,
+            timeout,
+            concurrency,
+            out,
+        )
+    if package is None or purchase_token is None:
+        raise ConfigError(
+            "missing PACKAGE and PURCHASE_TOKEN: devkit play-verify PACKAGE TOKEN, "
+            "or --tokens FILE"
+        )
     if purchase_token == "-":
         purchase_token = sys.stdin.readline().strip()
     if not purchase_token:
@@ -288,73 +362,142 @@ def play_verify_cmd(
     options = VerifyOptions(
         package=package,
         purchase_token=purchase_token,
-        credentials=_credentials_source(credentials, service_account),
+        credentials=credentials,
         product_id=product_id,
         api_endpoint=api_endpoint,
         timeout=timeout,
     )
-    purchase = verify_purchase(options)  # errors carry their own exit codes
-    _render(purchase, out)
-    return ExitCode.OK if purchase.entitled else NOT_ENTITLED
+    with json_errors(out):
+        verdict = verify_purchase(options)
+    render_verdict(verdict, out)
+    return verdict.exit_code
 
 
-def _credentials_source(credentials: Path | None, service_account: Path | None) -> Path:
-    ctx = click.get_current_context()
-    from_command_line = click.core.ParameterSource.COMMANDLINE
-    if credentials and service_account:
-        cred_flag = ctx.get_parameter_source("credentials") == from_command_line
-        key_flag = ctx.get_parameter_source("service_account") == from_command_line
-        if cred_flag == key_flag:
-            raise ConfigError(
-                "pass either --credentials or --service-account, not both"
+def _verify_batch(
+    source: TextIO,
+    package: str | None,
+    product_id: str | None,
+    credentials: Path,
+    api_endpoint: str,
+    timeout: float,
+    concurrency: int,
+    out: Output,
+) -> int:
+    from devkit.play.api import PlayApi
+    from devkit.play.verify import check_many, worst
+
+    items = parse_token_lines(source, package, product_id)
+    codes: list[int] = []
+    with json_errors(out), PlayApi(credentials, api_endpoint, timeout) as api:
+        for result in check_many(api, items, concurrency=concurrency):
+            out.result_json_line(result.to_json())
+            codes.append(result.exit_code)
+    out.info(
+        f"checked {len(codes)} purchase(s): "
+        f"{sum(c == ExitCode.OK for c in codes)} entitled, "
+        f"{sum(c == ExitCode.FAILURE for c in codes)} not, "
+        f"{sum(c not in (ExitCode.OK, ExitCode.FAILURE) for c in codes)} errors"
+    )
+    return worst(codes)
+
+
+def parse_token_lines(
+    source: TextIO, package: str | None, product_id: str | None
+) -> list[BatchItem]:
+    """`TOKEN`, `PACKAGE TOKEN` or a JSON object per line; blank and # lines skipped."""
+    from devkit.play.verify import BatchItem
+
+    items = []
+    for number, raw in enumerate(source, start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("{"):
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                raise ConfigError(f"line {number} of --tokens is not JSON") from None
+            fields = (
+                doc.get("package") or package,
+                doc.get("token") or doc.get("purchase_token"),
+                doc.get("product_id") or product_id,
             )
-        return credentials if cred_flag else service_account
-    return service_account or credentials or default_credentials_path()
+        else:
+            words = line.split()
+            if len(words) > 2:
+                raise ConfigError(
+                    f"line {number} of --tokens has {len(words)} words: write TOKEN, "
+                    "PACKAGE TOKEN, or a JSON object"
+                )
+            fields = (
+                (words[0], words[1], product_id)
+                if len(words) == 2
+                else (package, words[0], product_id)
+            )
+        pkg, token, product = fields
+        if not isinstance(pkg, str) or not pkg:
+            raise ConfigError(
+                f"line {number} of --tokens names no package: give PACKAGE as the "
+                "argument or on the line"
+            )
+        if not isinstance(token, str) or not token:
+            raise ConfigError(f"line {number} of --tokens has no token")
+        items.append(BatchItem(number, pkg, token, product or None))
+    return items
 
 
-def _render(purchase: Purchase, out: Output) -> None:
-    from devkit.play.verify import SubscriptionSummary
+@contextmanager
+def json_errors(out: Output) -> Iterator[None]:
+    """With --json, an error is also one JSON object on stdout (error, code, ...)."""
+    from devkit.play.errors import error_document
 
+    try:
+        yield
+    except DevkitError as exc:
+        if out.json:
+            out.result_json(error_document(exc))
+        raise
+
+
+def render_verdict(verdict: Verdict, out: Output) -> None:
+    """The verdict as `key: value` lines, or one JSON object with --json."""
     if out.json:
-        out.result_json(purchase.document)
-    elif isinstance(purchase, SubscriptionSummary):
-        _render_subscription(purchase, out)
+        out.result_json(verdict.to_json())
     else:
-        _render_product(purchase, out)
-    if not purchase.acknowledged:
+        for line in _verdict_lines(verdict):
+            out.result(line)
+    if verdict.entitled and not verdict.acknowledged:
         out.warn(
             "not acknowledged yet: Google refunds purchases that are not "
-            "acknowledged within 3 days"
+            "acknowledged within 3 days (devkit play-acknowledge)"
         )
 
 
-def _render_subscription(sub: SubscriptionSummary, out: Output) -> None:
-    renew = {True: "on", False: "off", None: "n/a (prepaid)"}[sub.auto_renew]
+def _verdict_lines(verdict: Verdict) -> list[str]:
     lines = [
-        f"entitled: {_yes(sub.entitled)}",
-        f"state: {sub.state}",
-        f"product: {', '.join(sub.product_ids) or '-'}",
-        f"expires: {_when(sub.expiry)}",
-        f"auto-renew: {renew}",
-        f"acknowledged: {_yes(sub.acknowledged)}",
-        f"test purchase: {_yes(sub.test_purchase)}",
+        f"entitled: {_yes(verdict.entitled)}",
+        f"reason: {verdict.reason}",
+        f"state: {verdict.state}",
+        f"product: {', '.join(verdict.product_ids) or '-'}",
     ]
-    for line in lines:
-        out.result(line)
-
-
-def _render_product(prod: ProductSummary, out: Output) -> None:
-    lines = [
-        f"entitled: {_yes(prod.entitled)}",
-        f"state: {prod.state}",
-        f"product: {prod.product_id}",
-        f"purchased: {_when(prod.purchased_at)}",
-        f"consumed: {_yes(prod.consumed)}",
-        f"acknowledged: {_yes(prod.acknowledged)}",
-        f"test purchase: {_yes(prod.test_purchase)}",
+    if verdict.kind == "subscription":
+        renew = {True: "on", False: "off", None: "n/a (prepaid)"}[verdict.auto_renewing]
+        lines += [f"expires: {_when(verdict.expiry)}", f"auto-renew: {renew}"]
+    else:
+        lines += [
+            f"purchased: {_when(verdict.purchased_at)}",
+            f"consumed: {_yes(bool(verdict.consumed))}",
+        ]
+    lines += [
+        f"acknowledged: {_yes(verdict.acknowledged)}",
+        f"test purchase: {_yes(verdict.test_purchase)}",
     ]
-    for line in lines:
-        out.result(line)
+    if verdict.linked_purchase_token:
+        lines += [
+            f"linked purchase token: {verdict.linked_purchase_token}",
+            f"advice: {verdict.advice}",
+        ]
+    return lines
 
 
 def _yes(flag: bool) -> str:

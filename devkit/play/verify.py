@@ -2,37 +2,54 @@
 
 Subscriptions use `purchases.subscriptionsv2.get` (v1 `subscriptions.get` is
 deprecated and shuts down in 2027); one-time products use
-`purchases.products.get`. Requests go through google-auth's AuthorizedSession,
-which refreshes the access token from the stored refresh token (or signs a
-JWT for a service account) before the first call.
+`purchases.products.get`. The answer becomes a `Verdict`: entitled or not,
+and always why (`reason`), with what a backend must do about a linked
+purchase token (`advice`). `check_many` checks a list with one access token
+and a bounded number of requests in flight.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import requests
-from google.auth import exceptions as google_exceptions
-from google.auth.transport.requests import AuthorizedSession
-from google.oauth2 import credentials as user_credentials
-
-from devkit.errors import ConfigError
-from devkit.play import ANDROIDPUBLISHER_SCOPE, DEFAULT_API_ENDPOINT
-from devkit.play.errors import CredentialsRejected, PurchaseNotFound, ServiceUnavailable
-from devkit.play.store import read_json
+from devkit.errors import DevkitError, ExitCode
+from devkit.play import DEFAULT_API_ENDPOINT
+from devkit.play.api import PlayApi
+from devkit.play.errors import error_document
 
 ENTITLING_STATES = frozenset({"ACTIVE", "IN_GRACE_PERIOD"})
-_AUTH_HINT = (
-    "run `devkit play-auth --client-secrets FILE` first, "
-    "or pass --service-account KEY.json"
-)
 _PRODUCT_STATES = {0: "PURCHASED", 1: "CANCELED", 2: "PENDING"}
+_REASONS = {
+    "ACTIVE": "active",
+    "IN_GRACE_PERIOD": "in grace period: a renewal payment failed and Google is "
+    "retrying it; keep access",
+    "ON_HOLD": "on hold: the renewal payment still failed after the grace period",
+    "PAUSED": "paused by the user",
+    "PENDING": "pending: the payment has not completed",
+    "EXPIRED": "expired",
+    "PENDING_PURCHASE_CANCELED": "the pending purchase was canceled before payment",
+    "PURCHASED": "purchased",
+    "PRODUCT_CANCELED": "canceled (refunded, charged back or voided)",
+    "PRODUCT_PENDING": "pending: the payment has not completed",
+}
+# The order in which a batch's exit code picks the worst result: a result
+# that cannot be trusted (Google unreachable, credentials refused) beats one
+# that can.
+_SEVERITY = [
+    ExitCode.OK,
+    ExitCode.FAILURE,
+    ExitCode.NOT_FOUND,
+    ExitCode.CONFLICT,
+    ExitCode.USAGE,
+    ExitCode.CREDENTIALS_REJECTED,
+    ExitCode.UNAVAILABLE,
+    ExitCode.INTERNAL,
+]
 
 
 @dataclass(frozen=True)
@@ -48,224 +65,174 @@ class VerifyOptions:
 
 
 @dataclass(frozen=True)
-class SubscriptionSummary:
-    """The facts of a SubscriptionPurchaseV2 a server decides on."""
+class Verdict:
+    """What a backend acts on: entitled or not, why, and the facts behind it."""
 
+    kind: str  # "subscription" or "product"
     package: str
-    state: str  # ACTIVE, IN_GRACE_PERIOD, CANCELED, EXPIRED, PENDING, ...
+    purchase_token: str
     entitled: bool
+    reason: str
+    state: str  # ACTIVE, IN_GRACE_PERIOD, CANCELED, ... / PURCHASED, CANCELED, PENDING
     product_ids: tuple[str, ...]
-    expiry: datetime | None  # the latest line item's expiryTime
-    auto_renew: bool | None  # None: a prepaid plan
+    expiry: datetime | None  # subscriptions: the latest line item's expiryTime
     acknowledged: bool
     test_purchase: bool
-    document: dict[str, Any]
+    linked_purchase_token: str | None = None
+    advice: str | None = None  # what to do about the linked purchase token
+    auto_renewing: bool | None = None  # None: a prepaid plan or a product
+    external_account_ids: dict[str, str] | None = None
+    purchased_at: datetime | None = None  # products
+    consumed: bool | None = None  # products
+    document: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 when entitled, 1 when not."""
+        return ExitCode.OK if self.entitled else ExitCode.FAILURE
 
-@dataclass(frozen=True)
-class ProductSummary:
-    """The facts of a one-time ProductPurchase."""
-
-    package: str
-    product_id: str
-    state: str  # PURCHASED, CANCELED, PENDING
-    entitled: bool
-    purchased_at: datetime | None
-    acknowledged: bool
-    consumed: bool
-    test_purchase: bool
-    document: dict[str, Any]
-
-
-Purchase = SubscriptionSummary | ProductSummary
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` object (documented in the README)."""
+        return {
+            "kind": self.kind,
+            "package": self.package,
+            "purchase_token": self.purchase_token,
+            "entitled": self.entitled,
+            "reason": self.reason,
+            "state": self.state,
+            "expiry": _iso(self.expiry),
+            "product_ids": list(self.product_ids),
+            "acknowledged": self.acknowledged,
+            "test_purchase": self.test_purchase,
+            "linked_purchase_token": self.linked_purchase_token,
+            "advice": self.advice,
+            "auto_renewing": self.auto_renewing,
+            "external_account_ids": self.external_account_ids,
+            "purchased_at": _iso(self.purchased_at),
+            "consumed": self.consumed,
+            "exit_code": int(self.exit_code),
+            "raw": self.document,
+        }
 
 
 def is_entitled(state: str, expiry: datetime | None, now: datetime) -> bool:
-    """Active, in grace period, or cancelled but paid up to a future expiry."""
+    """Active, in grace period, or cancelled and not expired yet.
+
+    Google defines CANCELED as "canceled but not expired yet": with no
+    expiryTime on any line item its word stands (entitled); with one, the
+    expiry decides, since the state may lag behind it.
+    """
     if state in ENTITLING_STATES:
         return True
-    return state == "CANCELED" and expiry is not None and expiry > now
+    return state == "CANCELED" and (expiry is None or expiry > now)
 
 
-def verify_purchase(options: VerifyOptions, *, now: datetime | None = None) -> Purchase:
-    """Fetch the purchase with the given credentials and summarise it."""
-    creds = load_credentials(options.credentials)
-    document = _fetch(creds, purchase_url(options), options)
+def verify_purchase(options: VerifyOptions, *, now: datetime | None = None) -> Verdict:
+    """Fetch the purchase with the given credentials and judge it."""
+    with PlayApi(options.credentials, options.api_endpoint, options.timeout) as api:
+        return check_purchase(
+            api, options.package, options.purchase_token, options.product_id, now=now
+        )
+
+
+def check_purchase(
+    api: PlayApi,
+    package: str,
+    token: str,
+    product_id: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> Verdict:
+    """One purchase through an open PlayApi (shared by batches and notifications)."""
+    if product_id is None:
+        url = api.url(package, "purchases", "subscriptionsv2", "tokens", token)
+        doc = api.call("GET", url, package=package, what=package)
+        return summarize_subscription(package, doc, now or datetime.now(UTC), token)
+    url = api.url(package, "purchases", "products", product_id, "tokens", token)
+    what = f"product {product_id} of {package}"
+    doc = api.call("GET", url, package=package, what=what)
+    return summarize_product(package, product_id, doc, token)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One line of a `--tokens` file."""
+
+    line: int
+    package: str
+    token: str
+    product_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A verdict, or the error that kept one from being reached."""
+
+    item: BatchItem
+    verdict: Verdict | None
+    error: DevkitError | None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The verdict's code, or the error's."""
+        if self.verdict is not None:
+            return self.verdict.exit_code
+        assert self.error is not None
+        return ExitCode(self.error.exit_code)
+
+    def to_json(self) -> dict[str, Any]:
+        """A verdict object, or an error object naming the line and token."""
+        if self.verdict is not None:
+            return self.verdict.to_json()
+        assert self.error is not None
+        return {
+            "line": self.item.line,
+            "package": self.item.package,
+            "purchase_token": self.item.token,
+            **error_document(self.error),
+        }
+
+
+def check_many(
+    api: PlayApi,
+    items: Iterable[BatchItem],
+    *,
+    concurrency: int = 8,
+    now: datetime | None = None,
+) -> Iterator[BatchResult]:
+    """Check each item with one access token, at most `concurrency` at a time.
+
+    Results come in input order. A failure of the whole run (the token
+    endpoint refused or unreachable) is raised before any request is made.
+    """
+    api.refresh()
     moment = now or datetime.now(UTC)
-    if options.product_id is not None:
-        return summarize_product(options.package, options.product_id, document)
-    return summarize_subscription(options.package, document, moment)
 
-
-def purchase_url(options: VerifyOptions) -> str:
-    """The API URL of the subscription or product purchase."""
-    root = options.api_endpoint.rstrip("/")
-    package = quote(options.package, safe="")
-    base = f"{root}/androidpublisher/v3/applications/{package}/purchases"
-    token = quote(options.purchase_token, safe="")
-    if options.product_id is None:
-        return f"{base}/subscriptionsv2/tokens/{token}"
-    return f"{base}/products/{quote(options.product_id, safe='')}/tokens/{token}"
-
-
-def load_credentials(path: Path) -> Any:
-    """Credentials from a play-auth file (refresh token) or a service-account key."""
-    doc = read_json(path, "credentials file", _AUTH_HINT)
-    if doc.get("type") == "service_account":
-        # Imported here: it pulls in cryptography, a quarter second per run.
-        from google.oauth2 import service_account
-
+    def one(item: BatchItem) -> BatchResult:
         try:
-            return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-                doc, scopes=[ANDROIDPUBLISHER_SCOPE]
+            verdict = check_purchase(
+                api, item.package, item.token, item.product_id, now=moment
             )
-        except (ValueError, KeyError):
-            raise ConfigError(
-                f"{path} is not a usable service-account key: create a new JSON key "
-                "in Google Cloud Console > IAM > Service accounts"
-            ) from None
-    missing = [
-        k
-        for k in ("refresh_token", "client_id", "client_secret", "token_uri")
-        if not doc.get(k)
-    ]
-    if missing:
-        raise ConfigError(f"{path} lacks {', '.join(missing)}: {_AUTH_HINT}")
-    # Built by hand: from_authorized_user_info would swap in Google's token URI.
-    return user_credentials.Credentials(  # type: ignore[no-untyped-call]
-        token=None,
-        refresh_token=doc["refresh_token"],
-        token_uri=doc["token_uri"],
-        client_id=doc["client_id"],
-        client_secret=doc["client_secret"],
-        scopes=doc.get("scopes") or [ANDROIDPUBLISHER_SCOPE],
-    )
+        except DevkitError as exc:
+            return BatchResult(item, None, exc)
+        return BatchResult(item, verdict, None)
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        yield from pool.map(one, items)
 
 
-def _fetch(creds: Any, url: str, options: VerifyOptions) -> dict[str, Any]:
-    # No refresh-and-retry on 401: the token is fresh, so a 401 is a permission answer.
-    session = AuthorizedSession(creds, refresh_status_codes=())  # type: ignore[no-untyped-call]
-    try:
-        response = session.get(url, timeout=options.timeout)
-    except google_exceptions.RefreshError as exc:
-        raise _refresh_error(exc, creds) from None
-    except google_exceptions.TransportError:
-        raise ServiceUnavailable(
-            f"cannot reach the token endpoint {_token_uri(creds)}: "
-            "check the network or proxy"
-        ) from None
-    except requests.RequestException:
-        raise ServiceUnavailable(
-            f"cannot reach the Play Developer API at {options.api_endpoint}: check the "
-            "network, or --api-endpoint / DEVKIT_PLAY_API_ENDPOINT"
-        ) from None
-    finally:
-        session.close()  # type: ignore[no-untyped-call]
-    if response.status_code != 200:
-        raise api_error(response.status_code, response.text, options)
-    try:
-        document: dict[str, Any] = response.json()
-    except ValueError:
-        raise ServiceUnavailable(
-            f"the API at {options.api_endpoint} did not answer JSON"
-        ) from None
-    return document
-
-
-def _token_uri(creds: Any) -> str:
-    return str(getattr(creds, "_token_uri", None) or getattr(creds, "token_uri", ""))
-
-
-def _refresh_error(exc: google_exceptions.RefreshError, creds: Any) -> Exception:
-    data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
-    error = str(data.get("error") or str(exc.args[0] if exc.args else "").split(":")[0])
-    description = str(data.get("error_description") or "")
-    is_service_account = getattr(creds, "service_account_email", None) is not None
-    if error == "invalid_grant" and is_service_account:
-        return CredentialsRejected(
-            f"the service-account key was refused (invalid_grant: {description}): the "
-            "key may be deleted or disabled, or this machine's clock is wrong"
-        )
-    if error == "invalid_grant":
-        return CredentialsRejected(
-            f"the stored refresh token was refused (invalid_grant: {description}): it "
-            "was revoked or expired (after 7 days while the consent screen is in "
-            "Testing status); run devkit play-auth again"
-        )
-    if error in ("invalid_client", "unauthorized_client"):
-        return CredentialsRejected(
-            f"the OAuth client was refused ({error}): it was deleted or its secret "
-            "reset; run devkit play-auth with a fresh client file"
-        )
-    if getattr(exc, "retryable", False):
-        return ServiceUnavailable(
-            f"the token endpoint failed ({_first_line(exc)}): retry later"
-        )
-    return CredentialsRejected(f"the token refresh failed ({_first_line(exc)})")
-
-
-def api_error(status: int, body: str, options: VerifyOptions) -> Exception:
-    """Map an androidpublisher error answer to an error the user can act on."""
-    message, reason = _google_error(body)
-    package = options.package
-    if reason in ("accessNotConfigured", "SERVICE_DISABLED"):
-        return CredentialsRejected(
-            f"{status} {reason}: enable the Google Play Android Developer API in "
-            "the Cloud project of these credentials (Cloud Console > APIs & Services)"
-        )
-    if status == 401 and reason == "authError":
-        return CredentialsRejected(
-            f"401 authError ({message}): the API refused the access token; the "
-            "credentials lack the androidpublisher scope or come from another token "
-            "server (check --api-endpoint); run devkit play-auth again"
-        )
-    if status in (401, 403):
-        return CredentialsRejected(
-            f"{status} {reason or 'permission denied'} for {package} ({message}): the "
-            "account must own the app or be invited in Play Console > Users and "
-            "permissions with access to financial data and orders; new permissions "
-            "can take up to about 24 hours to apply"
-        )
-    what = (
-        f"product {options.product_id} of {package}" if options.product_id else package
-    )
-    if status == 400:
-        return PurchaseNotFound(
-            f"invalid purchase token for {what} (400 {message}): pass the token from "
-            "the app's Purchase.getPurchaseToken() unchanged"
-        )
-    if status == 404:
-        return PurchaseNotFound(
-            f"no purchase with this token in {what} (404 {message}): check the "
-            "package name, the product id and that the token comes from this app"
-        )
-    if status == 410:
-        return PurchaseNotFound(f"the purchase is no longer available (410 {message})")
-    return ServiceUnavailable(
-        f"the Play Developer API answered {status} {message}: retry later"
-    )
-
-
-def _google_error(body: str) -> tuple[str, str]:
-    try:
-        error = json.loads(body)["error"]
-        message = str(error.get("message", ""))
-        details = error.get("errors") or [{}]
-        reason = str(details[0].get("reason", "") or error.get("status", ""))
-        return message.rstrip("."), reason
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
-        return body.strip().splitlines()[0][:200] if body.strip() else "", ""
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc.args[0] if exc.args else exc)
-    return text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+def worst(codes: Iterable[int]) -> ExitCode:
+    """The exit code of a batch: the most severe of its results (0 when empty)."""
+    ranked = [ExitCode(c) for c in codes]
+    if not ranked:
+        return ExitCode.OK
+    return max(ranked, key=lambda c: _SEVERITY.index(c) if c in _SEVERITY else 99)
 
 
 def summarize_subscription(
-    package: str, doc: dict[str, Any], now: datetime
-) -> SubscriptionSummary:
-    """Summarise a SubscriptionPurchaseV2 document and apply the entitlement rule."""
+    package: str, doc: dict[str, Any], now: datetime, token: str = ""
+) -> Verdict:
+    """Judge a SubscriptionPurchaseV2 document."""
     state = str(doc.get("subscriptionState", "")).removeprefix("SUBSCRIPTION_STATE_")
     items = [i for i in doc.get("lineItems") or [] if isinstance(i, dict)]
     expiries = [
@@ -278,53 +245,122 @@ def summarize_subscription(
         if isinstance(i.get("autoRenewingPlan"), dict)
     ]
     auto_renew = any(bool(p.get("autoRenewEnabled")) for p in plans) if plans else None
-    return SubscriptionSummary(
+    entitled = is_entitled(state, expiry, now)
+    linked = doc.get("linkedPurchaseToken")
+    linked = str(linked) if linked else None
+    ids = doc.get("externalAccountIdentifiers")
+    return Verdict(
+        kind="subscription",
         package=package,
+        purchase_token=token,
+        entitled=entitled,
+        reason=_subscription_reason(state, expiry, now),
         state=state or "UNSPECIFIED",
-        entitled=is_entitled(state, expiry, now),
         product_ids=tuple(str(i.get("productId", "")) for i in items),
         expiry=expiry,
-        auto_renew=auto_renew,
         acknowledged=doc.get("acknowledgementState")
         == "ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED",
         test_purchase="testPurchase" in doc,
+        linked_purchase_token=linked,
+        advice=_linked_advice(linked, state, entitled, package),
+        auto_renewing=auto_renew,
+        external_account_ids=(
+            {str(k): str(v) for k, v in ids.items()} if isinstance(ids, dict) else None
+        ),
         document=doc,
     )
 
 
+def _subscription_reason(state: str, expiry: datetime | None, now: datetime) -> str:
+    if state == "CANCELED":
+        if expiry is None:
+            return (
+                "canceled, not expired yet according to Google (no expiryTime on "
+                "any line item)"
+            )
+        if expiry > now:
+            return f"canceled; paid up to {_iso(expiry)}"
+        return f"canceled and expired at {_iso(expiry)}"
+    if state in _REASONS:
+        return _REASONS[state]
+    if not state:
+        return "the answer carries no subscriptionState: not entitled"
+    return f"unknown state {state}: not entitled until devkit knows it"
+
+
+def _linked_advice(
+    linked: str | None, state: str, entitled: bool, package: str
+) -> str | None:
+    if linked is None:
+        return None
+    if entitled:
+        return (
+            "this purchase replaces the linked one (upgrade, downgrade or re-signup): "
+            "grant access through this token and stop granting it through the "
+            "linked token, without revoking the user"
+        )
+    if state == "PENDING_PURCHASE_CANCELED":
+        return (
+            "the pending change was canceled; the user's existing subscription is the "
+            f"linked token: check it (devkit play-verify {package} LINKED_TOKEN) "
+            "before revoking anything"
+        )
+    return (
+        "check the linked token before revoking: the user may still be entitled "
+        f"through it (devkit play-verify {package} LINKED_TOKEN)"
+    )
+
+
 def summarize_product(
-    package: str, product_id: str, doc: dict[str, Any]
-) -> ProductSummary:
-    """Summarise a ProductPurchase: entitled when purchased, not cancelled/pending."""
+    package: str, product_id: str, doc: dict[str, Any], token: str = ""
+) -> Verdict:
+    """Judge a ProductPurchase: entitled when purchased, not cancelled or pending."""
     state = _PRODUCT_STATES.get(doc.get("purchaseState", -1), "UNSPECIFIED")
     millis = str(doc.get("purchaseTimeMillis") or "")
     purchased_at = (
         datetime.fromtimestamp(int(millis) / 1000, UTC) if millis.isdigit() else None
     )
-    return ProductSummary(
+    ids = {
+        key: str(doc[key])
+        for key in ("obfuscatedExternalAccountId", "obfuscatedExternalProfileId")
+        if doc.get(key)
+    }
+    reason = _REASONS.get(
+        "PURCHASED" if state == "PURCHASED" else f"PRODUCT_{state}",
+        "the answer carries no known purchaseState: not entitled",
+    )
+    return Verdict(
+        kind="product",
         package=package,
-        product_id=product_id,
-        state=state,
+        purchase_token=token,
         entitled=state == "PURCHASED",
-        purchased_at=purchased_at,
+        reason=reason,
+        state=state,
+        product_ids=(product_id,),
+        expiry=None,
         acknowledged=doc.get("acknowledgementState") == 1,
-        consumed=doc.get("consumptionState") == 1,
         test_purchase=doc.get("purchaseType") == 0,
+        external_account_ids=ids or None,
+        purchased_at=purchased_at,
+        consumed=doc.get("consumptionState") == 1,
         document=doc,
     )
 
 
-_FRACTION = re.compile(r"\.(\d+)")
-
-
 def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp (Z or offset, any fraction digits) as aware UTC."""
+    """An RFC 3339 timestamp (Z or offset, up to nine fraction digits) in UTC."""
     if not isinstance(value, str) or not value:
         return None
-    text = _FRACTION.sub(
-        lambda m: "." + m[1][:6].ljust(6, "0"), value.replace("Z", "+00:00")
-    )
     try:
-        return datetime.fromisoformat(text).astimezone(UTC)
+        moment = datetime.fromisoformat(value)  # 3.11+: "Z" and any fraction length
     except ValueError:
         return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # Google always sends an offset
+    return moment.astimezone(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

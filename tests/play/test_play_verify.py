@@ -14,11 +14,15 @@ from devkit.play.verify import (
     verify_purchase,
 )
 from testing.fake_google import (
+    CAPTIVE_PORTAL,
     FORBIDDEN_PACKAGE,
     OTHER_PACKAGE,
     PACKAGE,
     FakeGoogle,
+    Raw,
     free_port,
+    html_error_page,
+    service_disabled_error,
     subscription_document,
 )
 
@@ -65,16 +69,15 @@ def test_subscription_outcomes(
     assert f"state: {state}\n" in out
     assert f"entitled: {'yes' if code == 0 else 'no'}\n" in out
     assert line in out.splitlines()
-    assert err.startswith("warning: not acknowledged") == (
-        token in ("pending-token", "test-token")
-    )
+    # Only a purchase that entitles can (and must) be acknowledged.
+    assert err.startswith("warning: not acknowledged") == (token == "test-token")
 
 
 def test_summary_fields(fake, stored_credentials):
     summary = _verify(fake, stored_credentials, "canceled-token")
     assert summary.entitled and summary.state == "CANCELED"
     assert summary.product_ids == ("premium_monthly",)
-    assert summary.auto_renew is False
+    assert summary.auto_renewing is False
     assert summary.acknowledged and not summary.test_purchase
     assert summary.expiry > datetime.now(UTC) + timedelta(days=9)
     assert summary.document["canceledStateContext"]["userInitiatedCancellation"]
@@ -83,12 +86,92 @@ def test_summary_fields(fake, stored_credentials):
     assert fake.api_calls[-1].endswith("/subscriptionsv2/tokens/canceled-token")
 
 
-def test_json_prints_the_api_document(fake, stored_credentials, output):
+VERDICT_KEYS = {
+    "kind",
+    "package",
+    "purchase_token",
+    "entitled",
+    "reason",
+    "state",
+    "expiry",
+    "product_ids",
+    "acknowledged",
+    "test_purchase",
+    "linked_purchase_token",
+    "advice",
+    "auto_renewing",
+    "external_account_ids",
+    "purchased_at",
+    "consumed",
+    "exit_code",
+    "raw",
+}
+
+
+def test_json_prints_one_verdict_object(fake, stored_credentials, output):
     assert _cli(fake, stored_credentials, PACKAGE, "expired-token", "--json") == 1
     out, _ = output.read()
     doc = json.loads(out)
-    assert doc["subscriptionState"] == "SUBSCRIPTION_STATE_EXPIRED"
-    assert doc["lineItems"][0]["productId"] == "premium_monthly"
+    assert set(doc) == VERDICT_KEYS
+    assert doc["entitled"] is False and doc["reason"] == "expired"
+    assert doc["state"] == "EXPIRED" and doc["product_ids"] == ["premium_monthly"]
+    assert doc["expiry"].endswith("Z") and doc["auto_renewing"] is False
+    assert doc["linked_purchase_token"] is None and doc["exit_code"] == 1
+    assert doc["raw"]["subscriptionState"] == "SUBSCRIPTION_STATE_EXPIRED"
+
+
+def test_json_error_is_one_object_too(fake, stored_credentials, output):
+    argv = [PACKAGE, "unknown-token-1234567890", "--json"]
+    assert _cli(fake, stored_credentials, *argv) == 5
+    out, err = output.read()
+    doc = json.loads(out)
+    assert set(doc) == {"error", "code", "exit_code", "hint"}
+    assert doc["exit_code"] == 5 and doc["code"] == "purchaseTokenNotFound"
+    assert doc["error"].startswith("no purchase with this token in com.example.app")
+    assert doc["hint"].startswith("check the package name")
+    assert err.startswith("error: no purchase with this token")
+
+
+def test_linked_purchase_token_is_shown_with_what_to_do(
+    fake, stored_credentials, output
+):
+    now = fake.clock()
+    fake.add_subscription(
+        "upgraded-token-1",
+        subscription_document("ACTIVE", now=now, linked="old-token-1"),
+    )
+    fake.add_subscription(
+        "pending-change-1",
+        subscription_document(
+            "PENDING_PURCHASE_CANCELED", now=now, expires_in=None, linked="old-token-2"
+        ),
+    )
+    assert _cli(fake, stored_credentials, PACKAGE, "upgraded-token-1") == 0
+    out = output.read()[0]
+    assert "linked purchase token: old-token-1\n" in out
+    assert "stop granting it through the linked token, without revoking" in out
+    assert _cli(fake, stored_credentials, PACKAGE, "pending-change-1", "--json") == 1
+    doc = json.loads(output.read()[0])
+    assert doc["linked_purchase_token"] == "old-token-2"
+    assert "check it (devkit play-verify com.example.app LINKED_TOKEN)" in doc["advice"]
+    assert doc["reason"] == "the pending purchase was canceled before payment"
+
+
+def test_external_account_ids(fake, stored_credentials, output):
+    doc = subscription_document("ACTIVE", now=fake.clock(), account_id="user-42")
+    fake.add_subscription("with-account-1", doc)
+    assert _cli(fake, stored_credentials, PACKAGE, "with-account-1", "--json") == 0
+    got = json.loads(output.read()[0])["external_account_ids"]
+    assert got == {"obfuscatedExternalAccountId": "user-42"}
+
+
+def test_canceled_without_expiry_is_entitled_and_says_why(fake, stored_credentials):
+    doc = subscription_document("CANCELED", now=fake.clock(), expires_in=None)
+    verdict = summarize_subscription(PACKAGE, doc, datetime.now(UTC))
+    assert verdict.entitled
+    assert verdict.reason == (
+        "canceled, not expired yet according to Google (no expiryTime on any line item)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -146,7 +229,7 @@ def test_entitlement_rule():
     assert is_entitled("IN_GRACE_PERIOD", None, now)
     assert is_entitled("CANCELED", later, now)
     assert not is_entitled("CANCELED", earlier, now)
-    assert not is_entitled("CANCELED", None, now)
+    assert is_entitled("CANCELED", None, now)  # Google: "not expired yet"
     for state in (
         "EXPIRED",
         "PENDING",
@@ -277,7 +360,7 @@ def test_testing_status_token_expires_after_7_days(fake, stored_credentials, out
 def test_deleted_oauth_client(fake, stored_credentials, output):
     fake.clients.clear()
     assert _cli(fake, stored_credentials, PACKAGE, "active-token") == 4
-    assert "OAuth client was refused (invalid_client)" in output.read()[1]
+    assert "OAuth client was refused (invalid_client: Unauthorized)" in output.read()[1]
 
 
 def test_unreachable_token_endpoint(fake, stored_credentials, output):
@@ -358,3 +441,160 @@ def test_both_credential_flags_is_a_usage_error(tmp_path, output):
     ]
     assert main(argv) == 2
     assert "either --credentials or --service-account" in output.read()[1]
+
+
+# -- hostile answers: outages, proxies, captive portals (item 6, 9) -----------
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "<" not in lines[0], "raw HTML in the message"
+    assert ": None" not in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (html_error_page(502), "answered 502 with an HTML page ('Error 502 (Bad"),
+        (html_error_page(503), "answered 503 with an HTML page ('Error 503"),
+        (CAPTIVE_PORTAL, "answered 200 with an HTML page ('Hotel Wi-Fi - Sign in')"),
+        (
+            Raw(200, '{"token_type": "Bearer"}', "application/json"),
+            "answered 200 without an access_token",
+        ),
+        (
+            Raw(500, '{"error": "internal_failure"}', "application/json"),
+            "failed (500 internal_failure)",
+        ),
+        (
+            Raw(400, '{"error": "temporarily_unavailable"}', "application/json"),
+            "failed (400 temporarily_unavailable)",
+        ),
+    ],
+)
+def test_token_endpoint_outages_exit_6_not_4(
+    fake, stored_credentials, output, answer, message
+):
+    fake.token_answer = answer
+    assert _cli(fake, stored_credentials, PACKAGE, "active-token") == 6
+    line = _one_line(output.read()[1])
+    assert line.startswith("error: the token endpoint http://127.0.0.1:")
+    assert message in line
+    assert fake.api_calls == []
+
+
+def test_token_endpoint_refusal_without_description_has_no_none(
+    fake, stored_credentials, output
+):
+    fake.token_answer = Raw(400, '{"error": "invalid_grant"}', "application/json")
+    assert _cli(fake, stored_credentials, PACKAGE, "active-token") == 4
+    line = _one_line(output.read()[1])
+    assert "(invalid_grant)" in line
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "message"),
+    [
+        (html_error_page(502), 6, "answered 502 with an HTML page ('Error 502"),
+        (html_error_page(503), 6, "answered 503 with an HTML page ('Error 503"),
+        (CAPTIVE_PORTAL, 6, "answered 200 with an HTML page ('Hotel Wi-Fi"),
+        (Raw(200, "[1, 2]", "application/json"), 6, "instead of a JSON object"),
+        (Raw(403, "<html>Forbidden by proxy</html>"), 6, "answered 403 with an HTML"),
+    ],
+)
+def test_api_answers_that_are_not_google_exit_6(
+    fake, stored_credentials, output, answer, code, message
+):
+    fake.add_subscription("odd-token-123456", answer)
+    assert _cli(fake, stored_credentials, PACKAGE, "odd-token-123456") == code
+    assert message in _one_line(output.read()[1])
+
+
+def test_service_disabled_gets_the_enable_hint(fake, stored_credentials, output):
+    fake.api_answer = service_disabled_error("4242")
+    assert _cli(fake, stored_credentials, PACKAGE, "active-token") == 4
+    line = _one_line(output.read()[1])
+    assert "403 SERVICE_DISABLED" in line
+    assert "enable it at https://console.developers.google.com/apis/api/" in line
+    assert "project=4242" in line
+    assert "Users and permissions" not in line
+
+
+# -- batch checks (item 14) ----------------------------------------------------
+
+
+def test_batch_checks_in_input_order_with_one_access_token(
+    fake, stored_credentials, output, tmp_path
+):
+    fake.add_subscription("flaky-token-123456", 503)
+    tokens = tmp_path / "tokens.txt"
+    lines = [
+        "# header comment",
+        "active-token",
+        f"{PACKAGE} expired-token",
+        "",
+        json.dumps({"token": "product-token", "product_id": "coins_100"}),
+        "unknown-token-1234567890",
+        "canceled-token",
+    ]
+    tokens.write_text("\n".join(lines) + "\n")
+    grants_before = len(fake.token_grants)
+    argv = [PACKAGE, "--tokens", str(tokens), "--concurrency", "3"]
+    assert _cli(fake, stored_credentials, *argv) == 5  # the worst: not found
+    out, err = output.read()
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["purchase_token"] for r in results] == [
+        "active-token",
+        "expired-token",
+        "product-token",
+        "unknown-token-1234567890",
+        "canceled-token",
+    ]
+    assert [r["exit_code"] for r in results] == [0, 1, 0, 5, 0]
+    assert results[2]["kind"] == "product" and results[2]["state"] == "PURCHASED"
+    assert results[3]["code"] == "purchaseTokenNotFound" and results[3]["line"] == 6
+    assert set(results[0]) == VERDICT_KEYS
+    assert fake.token_grants[grants_before:] == ["refresh_token"]  # one per run
+    assert "checked 5 purchase(s): 3 entitled, 1 not, 1 errors" in err
+
+
+def test_batch_exit_code_is_the_worst_and_concurrency_is_bounded(
+    fake, stored_credentials, output, tmp_path
+):
+    fake.add_subscription("flaky-token-123456", 503)
+    fake.api_delay = 0.02
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("\n".join(["active-token"] * 12 + ["flaky-token-123456"]))
+    argv = [PACKAGE, "--tokens", str(tokens), "--concurrency", "3"]
+    assert _cli(fake, stored_credentials, *argv) == 6
+    results = [json.loads(line) for line in output.read()[0].splitlines()]
+    assert len(results) == 13 and results[-1]["exit_code"] == 6
+    assert fake.max_in_flight <= 3
+
+
+def test_batch_from_stdin_and_bad_lines(fake, stored_credentials, output, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("active-token\n"))
+    assert _cli(fake, stored_credentials, PACKAGE, "--tokens", "-") == 0
+    assert json.loads(output.read()[0])["entitled"] is True
+    monkeypatch.setattr("sys.stdin", io.StringIO("a b c\n"))
+    assert _cli(fake, stored_credentials, PACKAGE, "--tokens", "-") == 2
+    assert "line 1 of --tokens has 3 words" in output.read()[1]
+    monkeypatch.setattr("sys.stdin", io.StringIO("active-token\n"))
+    assert _cli(fake, stored_credentials, "--tokens", "-") == 2
+    assert "line 1 of --tokens names no package" in output.read()[1]
+
+
+def test_batch_with_refused_credentials_fails_once(fake, stored_credentials, output):
+    import io
+
+    fake.revoke(json.loads(stored_credentials.read_text())["refresh_token"])
+    lines = "active-token\nexpired-token\n"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdin", io.StringIO(lines))
+        assert _cli(fake, stored_credentials, PACKAGE, "--tokens", "-") == 4
+    out, err = output.read()
+    assert out == "" and "invalid_grant" in err and fake.api_calls == []

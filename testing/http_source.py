@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from testing.loopback import LoopbackServer
 
 BLOCK = 1 << 20
+_PACE_STEP = 64 << 10
 _PATTERN = random.Random(20261126).randbytes(BLOCK)
 _DOUBLE = memoryview(_PATTERN + _PATTERN)
 
@@ -68,12 +69,18 @@ class Resource:
     stall_after: int | None = None  # stop sending (keep the socket open) at N
     stall_seconds: float = 30.0
     status: int = 200  # e.g. 403, 404
-    rate: float | None = None  # bytes per second, to slow the source down
+    # Shaping, as a far server: each response (one connection) is paced to
+    # `rate` bytes per second and sends its first byte after `first_byte_delay`
+    # seconds, so parallel ranges are what raises the aggregate.
+    rate: float | None = None  # bytes per second per response
+    first_byte_delay: float = 0.0  # seconds before the status line
     seed: int = 0  # a different body (the source "changed")
     change_after_drop: bool = False  # after the first drop, serve a new version
     changed_etag: str | None = '"v2"'  # the new version's ETag (None: none)
     ignore_range: bool = False  # advertise Accept-Ranges, then answer 200 anyway
     ignore_if_range: bool = False  # answer a Range with 206 whatever If-Range says
+    shift_range: int = 0  # answer a Range with bytes this far off (and say so)
+    change_after_requests: int | None = None  # a new version from request N+1 on
     redirect_to: str | None = None  # answer 302 with this Location instead
     content_encoding: str | None = None  # sent as is; the body is not encoded
     content_disposition: str | None = None
@@ -99,6 +106,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._plain(404, b"not found\n")
             return
         res.requests.append(dict(self.headers.items()))
+        if res.change_after_requests is not None and (
+            len(res.requests) > res.change_after_requests
+        ):
+            res.change_after_requests = None
+            res.seed += 1
+            res.etag = res.changed_etag
+            res.last_modified = "Thu, 26 Nov 2026 10:00:00 GMT"
+        if res.first_byte_delay:
+            time.sleep(res.first_byte_delay)
         if res.redirect_to:
             self.send_response(302)
             self.send_header("Location", res.redirect_to)
@@ -108,10 +124,13 @@ class _Handler(BaseHTTPRequestHandler):
         if res.status != 200:
             self._plain(res.status, f"status {res.status}\n".encode())
             return
-        start, status = self._range(res)
+        start, stop, status = self._range(res)
         if start is None:
             return
-        end = res.size if res.truncate_at is None else res.truncate_at
+        if status == 206 and res.shift_range:  # another range than asked, said so
+            start = min(start + res.shift_range, res.size - 1)
+            stop = min(stop + res.shift_range, res.size)
+        end = stop if res.truncate_at is None else min(stop, res.truncate_at)
         self.send_response(status)
         if res.content_type:
             self.send_header("Content-Type", res.content_type)
@@ -126,33 +145,38 @@ class _Handler(BaseHTTPRequestHandler):
         if res.content_disposition:
             self.send_header("Content-Disposition", res.content_disposition)
         if status == 206:
-            self.send_header(
-                "Content-Range", f"bytes {start}-{res.size - 1}/{res.size}"
-            )
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{res.size}")
         if res.chunked:
             self.send_header("Transfer-Encoding", "chunked")
         else:
-            self.send_header("Content-Length", str(res.size - start))
+            self.send_header("Content-Length", str(stop - start))
         self.end_headers()
         if not head:
-            self._body(res, start, end)
+            self._body(res, start, end, stop - start)
 
-    def _range(self, res: Resource) -> tuple[int | None, int]:
+    def _range(self, res: Resource) -> tuple[int | None, int, int]:
+        """(first byte, end, status) of what to send; None after a 416."""
         header = self.headers.get("Range")
         if not header or not res.ranges or res.ignore_range:
-            return 0, 200
-        m = re.fullmatch(r"bytes=(\d+)-", header.strip())
+            return 0, res.size, 200
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", header.strip())
         if not m or int(m.group(1)) >= res.size:
             self._plain(416, b"bad range\n")
-            return None, 416
+            return None, 0, 416
+        start = int(m.group(1))
+        stop = min(int(m.group(2)) + 1, res.size) if m.group(2) else res.size
+        if stop <= start:
+            self._plain(416, b"bad range\n")
+            return None, 0, 416
         if_range = self.headers.get("If-Range")
         if if_range and if_range not in (res.etag, res.last_modified):
             if res.ignore_if_range:  # a broken server: the new version's bytes
-                return int(m.group(1)), 206
-            return 0, 200  # validator changed: the whole new body, as RFC 9110 says
-        return int(m.group(1)), 206
+                return start, stop, 206
+            # validator changed: the whole new body, as RFC 9110 says
+            return 0, res.size, 200
+        return start, stop, 206
 
-    def _body(self, res: Resource, start: int, end: int) -> None:
+    def _body(self, res: Resource, start: int, end: int, length: int) -> None:
         drop_at = None
         if res.drop_after is not None and res.drops > 0 and start < res.drop_after:
             drop_at = res.drop_after
@@ -161,8 +185,14 @@ class _Handler(BaseHTTPRequestHandler):
         )
         pos = start
         began = time.monotonic()
+        step = _PACE_STEP if res.rate else BLOCK  # paced: small, even writes
+        pieces = (
+            whole[i : i + step]
+            for whole in body_chunks(start, end, res.seed)
+            for i in range(0, len(whole), step)
+        )
         try:
-            for chunk in body_chunks(start, end, res.seed):
+            for chunk in pieces:
                 n = len(chunk)
                 for limit in (drop_at, stall_at):
                     if limit is not None and pos < limit < pos + n:
@@ -187,9 +217,9 @@ class _Handler(BaseHTTPRequestHandler):
                     ahead = pos - start - res.rate * (time.monotonic() - began)
                     if ahead > 0:
                         time.sleep(ahead / res.rate)
-            if res.chunked and pos >= res.size:
+            if res.chunked and pos - start >= length:
                 self.wfile.write(b"0\r\n\r\n")
-            if pos < res.size:
+            if pos - start < length:
                 self._abort()  # truncated: the client must notice
         except (BrokenPipeError, ConnectionResetError):
             pass

@@ -74,6 +74,11 @@ class _Object:
 @dataclass
 class _State:
     md5: bool = False  # compute real MD5 ETags (costs the server CPU)
+    # Shaping, as a real S3 seen from afar: each request's body is read at
+    # `rate` bytes per second at most, and every answer waits `latency`
+    # seconds, so only requests in parallel raise the aggregate.
+    rate: float | None = None
+    latency: float = 0.0
     buckets: set[str] = field(default_factory=set)
     uploads: dict[str, _Upload] = field(default_factory=dict)
     objects: dict[tuple[str, str], _Object] = field(default_factory=dict)
@@ -225,8 +230,27 @@ def _error(status: int, code: str, message: str = "") -> _Reply:
     return status, {"Content-Type": "application/xml"}, body
 
 
+def _paced(
+    rate: float, sink: Callable[[memoryview], object] | None
+) -> Callable[[memoryview], object]:
+    """A sink that sleeps so the body arrives at `rate` bytes per second."""
+    began = time.monotonic()
+    got = 0
+
+    def pace(mv: memoryview) -> None:
+        nonlocal got
+        if sink:
+            sink(mv)
+        got += len(mv)
+        ahead = got / rate - (time.monotonic() - began)
+        if ahead > 0:
+            time.sleep(ahead)
+
+    return pace
+
+
 def _read_body(
-    req: _Request, conn: _Conn, md5: hashlib._Hash | None
+    req: _Request, conn: _Conn, md5: hashlib._Hash | None, rate: float | None = None
 ) -> tuple[int, dict[str, str], bytes]:
     """Consume the request body; return its decoded size, trailers and small data."""
     keep = req.method == "POST"  # only Complete/Create bodies are read
@@ -239,6 +263,8 @@ def _read_body(
             kept.extend(mv)
 
     use = sink if (keep or md5 is not None) else None
+    if rate:
+        use = _paced(rate, use)
     h = req.headers
     chunked = "chunked" in h.get("transfer-encoding", "").lower()
     if "aws-chunked" in h.get("content-encoding", "").lower() or chunked:
@@ -282,7 +308,9 @@ def _checksum_headers(headers: dict[str, str]) -> dict[str, str]:
 
 def _dispatch(state: _State, req: _Request, conn: _Conn) -> _Reply:
     md5 = hashlib.md5() if state.md5 and req.method == "PUT" and req.key else None
-    size, trailers, body = _read_body(req, conn, md5)
+    size, trailers, body = _read_body(req, conn, md5, state.rate)
+    if state.latency and req.bucket != STATS_BUCKET:
+        time.sleep(state.latency)
     if req.method == "PUT" and req.key:  # object data, not Complete's XML
         with state.lock:
             state.bytes_in += size
@@ -562,9 +590,15 @@ class DiscardS3(LoopbackServer):
 
     _server: _Server
 
-    def __init__(self, port: int = 0, md5: bool = False) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        md5: bool = False,
+        rate: float | None = None,
+        latency: float = 0.0,
+    ) -> None:
         server = _Server(("127.0.0.1", port), _Handler)
-        server.state = _State(md5=md5)
+        server.state = _State(md5=md5, rate=rate, latency=latency)
         super().__init__(server)
 
     @property
@@ -579,9 +613,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--md5", action="store_true", help="compute real MD5 ETags")
     parser.add_argument("--until-stdin-closes", action="store_true")
+    parser.add_argument("--rate", type=float, help="body bytes/s per request")
+    parser.add_argument("--latency", type=float, default=0.0, help="s per answer")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with DiscardS3(args.port, md5=args.md5) as server:
+    with DiscardS3(args.port, md5=args.md5, rate=args.rate, latency=args.latency) as (
+        server
+    ):
         print(server.port, flush=True)
         try:
             if args.until_stdin_closes:

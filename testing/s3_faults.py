@@ -2,15 +2,18 @@
 
 It forwards every request to the real server (moto) unchanged, except where a
 rule says otherwise: fail chosen UploadPart requests with 500/503, corrupt a
-part's body on its way to the server, or hide a server feature from the
-client (the full-object checksum type), or hold an answer back after the
-server has acted on the request (so a signal or a timeout can land between
-S3's commit and the client hearing of it).
+part's body on its way to the server, hide a server feature from the client
+(the full-object checksum type), hold an answer back after the server has
+acted on the request (so a signal or a timeout can land between S3's commit
+and the client hearing of it), answer for the server as S3 does when it
+refuses a commit, fail every HeadObject, or give the ETag another form, as
+S3-compatible servers do.
 """
 
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +33,14 @@ class Faults:
     fail_parts: dict[int, list[int]] = field(default_factory=dict)
     corrupt_parts: set[int] = field(default_factory=set)  # flip a byte on the way
     hide_full_object: bool = False  # strip x-amz-checksum-type from Create's answer
+    # Answer CompleteMultipartUpload with this error (code, status) instead of
+    # forwarding it: what S3 does when the full-object CRC32 does not match.
+    refuse_complete: tuple[str, int] | None = None
+    fail_head: int | None = None  # answer every HeadObject with this status
+    # The ETag HeadObject and Complete give (and no checksum), as a server
+    # whose ETags are opaque, or not the MD5s S3 would give, does.
+    etag_override: str | None = None
+    corrupt_gets: bool = False  # flip a byte of each GetObject body
     part_attempts: dict[int, int] = field(default_factory=dict)  # what was seen
     # operation name (see `operation`) -> seconds to hold the answer back
     # after the server has acted on the request
@@ -72,6 +83,12 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             faults.arrived.append(op)
         time.sleep(faults.delay_before.get(op, 0))
+        if op == "HeadObject" and faults.fail_head:
+            self._error(faults.fail_head)
+            return
+        if op == "CompleteMultipartUpload" and faults.refuse_complete:
+            self._error(faults.refuse_complete[1], faults.refuse_complete[0])
+            return
         if part is not None and self.command == "PUT":
             with self.server.lock:
                 faults.part_attempts[part] = faults.part_attempts.get(part, 0) + 1
@@ -88,6 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(faults.delay_after.get(op, 0))
         if faults.hide_full_object and self.command == "POST" and "uploads" in query:
             headers = [(k, v) for k, v in headers if k.lower() != "x-amz-checksum-type"]
+        if faults.etag_override is not None and part is None:
+            headers, payload = _override_etag(headers, payload, faults.etag_override)
+        if faults.corrupt_gets and self.command == "GET" and status == 200 and payload:
+            payload = bytes([payload[0] ^ 0xFF]) + payload[1:]
         self.send_response(status)
         for name, value in headers:
             if name.lower() not in _HOP_BY_HOP:
@@ -106,14 +127,17 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {
                 k: v for k, v in self.headers.items() if k.lower() not in ("expect",)
             }
+            override = self.server.faults.etag_override
+            if override and headers.get("If-Match", "").strip('"') == override:
+                del headers["If-Match"]  # the ETag this "server" gave holds
             conn.request(self.command, self.path, body=body, headers=headers)
             resp = conn.getresponse()
             return resp.status, resp.getheaders(), resp.read()
         finally:
             conn.close()
 
-    def _error(self, status: int) -> None:
-        code = "SlowDown" if status == 503 else "InternalError"
+    def _error(self, status: int, code: str | None = None) -> None:
+        code = code or ("SlowDown" if status == 503 else "InternalError")
         payload = (
             f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
             f"<Message>injected by the test proxy</Message></Error>"
@@ -125,6 +149,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _proxy  # noqa: N815
+
+
+def _override_etag(
+    headers: list[tuple[str, str]], payload: bytes, etag: str
+) -> tuple[list[tuple[str, str]], bytes]:
+    kept = [
+        (k, v)
+        for k, v in headers
+        if not k.lower().startswith("x-amz-checksum") and k.lower() != "etag"
+    ]
+    if any(k.lower() == "etag" for k, _ in headers):
+        kept.append(("ETag", f'"{etag}"'))
+    payload = re.sub(
+        rb"<ETag>[^<]*</ETag>", f"<ETag>&quot;{etag}&quot;</ETag>".encode(), payload
+    )
+    payload = re.sub(rb"<Checksum[A-Z0-9]+>[^<]*</Checksum[A-Z0-9]+>", b"", payload)
+    return kept, payload
 
 
 class _Proxy(ThreadingHTTPServer):

@@ -7,6 +7,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,9 @@ from devkit.aws import AwsOptions
 from devkit.cli.options import aws_options, output_options
 from devkit.console import Output
 from devkit.errors import ConfigError, ExitCode, Interrupted
+
+if TYPE_CHECKING:
+    from devkit.s3stream import UploadResult
 
 _UNITS = {
     "": 1,
@@ -117,6 +121,24 @@ def _terminate_as_interrupt() -> Iterator[None]:
     show_default=True,
     help="Seconds without data before a stalled source is resumed.",
 )
+@click.option(
+    "--verify",
+    type=click.Choice(["auto", "read-back"]),
+    default="auto",
+    show_default=True,
+    help="read-back: GET the stored object and CRC it, for servers that keep "
+    "no checksum devkit can compare.",
+)
+@click.option(
+    "--no-overwrite",
+    is_flag=True,
+    help="Fail if the key exists (S3's If-None-Match at the commit).",
+)
+@click.option(
+    "--if-match",
+    metavar="ETAG",
+    help="Replace only the object with this ETag (S3's If-Match at the commit).",
+)
 @aws_options
 @output_options
 def s3_stream_cmd(
@@ -132,6 +154,9 @@ def s3_stream_cmd(
     sse_kms_key_id: str | None,
     headers: tuple[str, ...],
     read_timeout: float,
+    verify: str,
+    no_overwrite: bool,
+    if_match: str | None,
     aws: AwsOptions,
     out: Output,
 ) -> int:
@@ -162,6 +187,9 @@ def s3_stream_cmd(
                     sse_kms_key_id=sse_kms_key_id,
                     on_bytes=bar,
                     on_phase=bar.phase,
+                    read_back=verify == "read-back",
+                    no_overwrite=no_overwrite,
+                    if_match=if_match,
                 )
         except KeyboardInterrupt as exc:
             why = str(exc) or "SIGINT"
@@ -174,6 +202,13 @@ def s3_stream_cmd(
         rate = result.bytes / max(result.seconds, 1e-9) / 1e6
         out.result(
             f"{result.url}  {result.bytes} bytes in {result.parts} part(s), "
-            f"{result.seconds:.1f} s, {rate:.1f} MB/s, verified {result.checksum}"
+            f"{result.seconds:.1f} s, {rate:.1f} MB/s, {_proof(result)}"
         )
     return ExitCode.OK
+
+
+def _proof(result: UploadResult) -> str:
+    """The summary line's claim: exactly the check that ran, nothing more."""
+    if result.verified == "size-only":
+        return "size checked only (no checksum on the server: try --verify read-back)"
+    return f"verified {result.verified} {result.proof}"

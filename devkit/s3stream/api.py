@@ -18,9 +18,10 @@ from devkit.s3stream.upload import (
     UploadResult,
     _BufferPool,
     buffer_size,
+    check_condition,
     fill,
     put_single,
-    single_checksum,
+    single_expected,
 )
 
 if TYPE_CHECKING:
@@ -79,6 +80,9 @@ def stream_to_s3(
     on_bytes: Callable[[int], None] | None = None,
     on_phase: Callable[[str], None] | None = None,
     deadline: float | None = None,
+    read_back: bool = False,
+    no_overwrite: bool = False,
+    if_match: str | None = None,
 ) -> UploadResult:
     """Stream SOURCE (URL, '-', path or an open Source) into s3://bucket/key.
 
@@ -88,7 +92,12 @@ def stream_to_s3(
     "verifying" once the body is read. `deadline` (a `time.monotonic()`
     value) stops the stream there and aborts the upload cleanly: in a Lambda
     handler, a timeout that kills the function would leave the upload behind.
+    `read_back` GETs the stored object and CRCs it, for servers that keep no
+    checksum devkit can compare. `no_overwrite` / `if_match` (an ETag) make the
+    commit conditional: S3 refuses it if the key exists / holds another object.
     """
+    if no_overwrite and if_match:
+        raise ConfigError("--no-overwrite and --if-match exclude each other")
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     started = time.monotonic()
@@ -103,6 +112,8 @@ def stream_to_s3(
             storage_class=storage_class,
             sse=sse,
             sse_kms_key_id=sse_kms_key_id,
+            no_overwrite=no_overwrite,
+            if_match=if_match,
         )
         return _stream(
             s3,
@@ -116,6 +127,7 @@ def stream_to_s3(
             on_phase or _ignore,
             started,
             deadline,
+            read_back,
         )
     finally:
         src.close()
@@ -133,6 +145,7 @@ def _stream(
     on_phase: Callable[[str], None],
     started: float,
     deadline: float | None,
+    read_back: bool,
 ) -> UploadResult:
     announced = src.size if src.size is not None else expected_size
     if src.size is not None and expected_size is not None and src.size != expected_size:
@@ -141,6 +154,7 @@ def _stream(
             f"but --expected-size is {expected_size}"
         )
     plan = plan_parts(announced, part_size, limits)
+    check_condition(s3, dest)
     pool = _BufferPool(concurrency + 1)
     # +1: a body longer than announced must overflow the buffer to be caught.
     first = pool.acquire(buffer_size(plan.size(1), announced))
@@ -149,11 +163,11 @@ def _stream(
     if length < len(first):
         _check_length(src, length, announced)
         body = bytes(memoryview(first)[:length])
-        expected = single_checksum(body)
+        expected = single_expected(body)
         parts, total = 1, length
 
         def send() -> dict[str, Any]:
-            return put_single(s3, dest, body)[0]
+            return put_single(s3, dest, body, expected)
 
     else:
         upload = MultipartUpload(s3, dest, plan, concurrency, on_bytes, announced)
@@ -164,14 +178,20 @@ def _stream(
             upload.abort_after(exc)
             raise
         on_phase("completing")
-        expected = upload.checksum(done)
+        try:
+            expected = upload.expected(done, total)
+        except BaseException as exc:
+            upload.abort_after(exc)
+            raise
         parts = len(done)
         mpu = upload
 
         def send() -> dict[str, Any]:
-            return mpu.complete(done, total)[0]
+            return mpu.complete(done, total)
 
-    response = commit(s3, dest, total, expected, send, upload, on_phase, deadline)
+    response, verification = commit(
+        s3, dest, expected, send, upload, on_phase, deadline, read_back
+    )
     version_id = response.get("VersionId")
     return UploadResult(
         bucket=dest.bucket,
@@ -180,11 +200,13 @@ def _stream(
         parts=parts,
         part_size=plan.first,
         etag=str(response.get("ETag", "")).strip('"'),
-        checksum=expected,
+        checksum=expected.crc32_text,
         seconds=time.monotonic() - started,
         resumes=src.resumes,
         version_id=version_id,
         content_type=dest.content_type,
+        verified=verification.method,
+        proof=verification.detail,
     )
 
 

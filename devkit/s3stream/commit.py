@@ -16,11 +16,10 @@ from devkit.errors import Interrupted, UploadError
 from devkit.s3stream.upload import (
     Destination,
     MultipartUpload,
-    mismatch,
     read_back,
     unanswered,
-    verify_stored,
 )
+from devkit.s3stream.verify import Expected, Verification, judge, verify_upload
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,14 +28,15 @@ if TYPE_CHECKING:
 def commit(
     client: S3Client,
     dest: Destination,
-    size: int,
-    expected: str,
+    expected: Expected,
     send: Callable[[], dict[str, Any]],
     upload: MultipartUpload | None,
     on_phase: Callable[[str], None],
     deadline: float | None,
-) -> dict[str, Any]:
+    read_back: bool = False,
+) -> tuple[dict[str, Any], Verification]:
     """Send the commit, then verify; on an unanswered commit, report what S3 holds."""
+    size = expected.size
     if deadline is not None and time.monotonic() > deadline:
         if upload is not None:
             upload.abort_after(UploadError("deadline reached"))
@@ -47,27 +47,34 @@ def commit(
     try:
         response = send()
     except KeyboardInterrupt as exc:
-        state = settle(client, dest, size, expected, upload, committed=False)
+        state = settle(client, dest, expected, upload, committed=False)
         raise Interrupted(f"interrupted ({str(exc) or 'SIGINT'}){state}") from None
     except UploadError as exc:
         if not unanswered(exc):
             raise  # S3 answered no: nothing was committed (and the upload aborted)
-        state = settle(client, dest, size, expected, upload, committed=False)
+        state = settle(client, dest, expected, upload, committed=False)
         raise UploadError(f"{exc}{state}") from None
     on_phase("verifying")
+    expected = expected.confirmed_by(response)
     try:
-        verify_stored(client, dest, size, expected, response.get("VersionId"))
+        verification = verify_upload(
+            client,
+            dest,
+            expected,
+            etag=str(response.get("ETag", "")).strip('"'),
+            version_id=response.get("VersionId"),
+            read_back=read_back,
+        )
     except KeyboardInterrupt as exc:
-        state = settle(client, dest, size, expected, None, committed=True)
+        state = settle(client, dest, expected, None, committed=True)
         raise Interrupted(f"interrupted ({str(exc) or 'SIGINT'}){state}") from None
-    return response
+    return response, verification
 
 
 def settle(
     client: S3Client,
     dest: Destination,
-    size: int,
-    expected: str,
+    expected: Expected,
     upload: MultipartUpload | None,
     committed: bool,
 ) -> str:
@@ -80,18 +87,18 @@ def settle(
             f" while S3 was committing {dest.url}, and S3 did not answer HeadObject"
             f" to say whether it did: check {dest.url} before relying on it"
         )
-    problem = None if head is None else mismatch(head, size, expected)
+    size = expected.size
+    judgement = None if head is None else judge(head, expected)
+    problem = judgement.detail if judgement and judgement.same is False else None
     if head is None or (problem and not committed):
         tail = f"; {leftover}" if leftover else ""
         return f": the upload was aborted, nothing was written{tail}"
     if problem:
         return f" after S3 committed {dest.url}, but it does not match: {problem}"
-    kind, _, value = expected.partition(":")
-    checked = kind != "crc32" or head.get("ChecksumCRC32") is not None
-    if checked:
+    if judgement and judgement.same:
         return (
             f" after S3 committed the upload: {dest.url} is the new object, "
-            f"{size} bytes, verified {expected}"
+            f"{size} bytes, verified {judgement.method} {judgement.detail}"
         )
     if committed:
         return (

@@ -10,9 +10,11 @@ which resends the buffer it still holds.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import queue
+import re
 import shlex
 import threading
 import zlib
@@ -26,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from devkit.errors import DevkitError, Interrupted, UploadError
 from devkit.s3stream.parts import PartPlan, b64_crc32, crc32_combine
 from devkit.s3stream.source import Source
+from devkit.s3stream.verify import SIZE_ONLY, Expected, md5_hex_of_parts
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -42,6 +45,10 @@ class Destination:
     storage_class: str | None = None
     sse: str | None = None
     sse_kms_key_id: str | None = None
+    # S3's conditional writes, sent with the commit (PutObject or
+    # CompleteMultipartUpload) so S3 refuses it atomically.
+    no_overwrite: bool = False
+    if_match: str | None = None
 
     @property
     def url(self) -> str:
@@ -64,6 +71,18 @@ class Destination:
             args["SSEKMSKeyId"] = self.sse_kms_key_id
         return args
 
+    def commit_args(self) -> dict[str, Any]:
+        """The conditional-write arguments of PutObject and CompleteMultipartUpload."""
+        if self.no_overwrite:
+            return {"IfNoneMatch": "*"}
+        if self.if_match:
+            return {"IfMatch": _quoted(self.if_match)}
+        return {}
+
+
+def _quoted(etag: str) -> str:
+    return etag if etag.startswith('"') else f'"{etag}"'
+
 
 @dataclass(frozen=True)
 class UploadResult:
@@ -75,11 +94,15 @@ class UploadResult:
     parts: int
     part_size: int
     etag: str
-    checksum: str  # e.g. "crc32:AAAAAA==" (full object) or "etag:<md5>-N"
+    checksum: str  # the source's full-object CRC32, "crc32:AAAAAA=="
     seconds: float
     resumes: int
     version_id: str | None
     content_type: str
+    # Which check proved the stored object equal to the source (verify.py):
+    # crc32-full-object, multipart-etag, md5, read-back, or size-only.
+    verified: str = SIZE_ONLY
+    proof: str = ""  # the value compared, e.g. "crc32:AAAAAA==" or an ETag
 
     @property
     def url(self) -> str:
@@ -95,6 +118,7 @@ class UploadResult:
             "part_size": self.part_size,
             "etag": self.etag,
             "checksum": self.checksum,
+            "verified": self.verified,
             "seconds": round(self.seconds, 3),
             "resumes": self.resumes,
             "version_id": self.version_id,
@@ -169,6 +193,9 @@ class MultipartUpload:
         self.on_bytes = on_bytes
         self.upload_id = ""
         self.full_object = False
+        # Only where the server keeps no full-object checksum: the whole
+        # body's MD5, which such servers often give as a multipart ETag.
+        self.whole_md5: Any = None
         self._parts: list[_Part] = []
         self._error: BaseException | None = None
         self._lock = threading.Lock()
@@ -178,6 +205,8 @@ class MultipartUpload:
     ) -> tuple[list[_Part], int]:
         """Upload every part; abort the upload on any failure, Ctrl-C included."""
         self._create()
+        if not self.full_object:
+            self.whole_md5 = hashlib.md5(first)
         try:
             parts, total = self._upload_all(source, first, pool)
             return parts, total
@@ -227,6 +256,8 @@ class MultipartUpload:
                 buf = pool.acquire(buffer_size(self.plan.size(number), left))
                 self._raise_part_error()
                 length = fill(source, buf, self.on_bytes)
+                if self.whole_md5 is not None:
+                    self.whole_md5.update(memoryview(buf)[:length])
                 if length == 0:
                     pool.release(buf)
                     break
@@ -263,6 +294,9 @@ class MultipartUpload:
             # botocore takes bytes/bytearray bodies without copying; only a
             # short last part needs its own bytes.
             body = buf if length == len(buf) else bytes(view)
+            # Where the server cannot check a full-object CRC, Content-MD5 lets
+            # it refuse a part changed on the way (rclone does; S3 does too).
+            extra = {"ContentMD5": base64.b64encode(md5).decode()} if md5 else {}
             response = _call(
                 self.client.upload_part,
                 self.dest,
@@ -273,6 +307,7 @@ class MultipartUpload:
                 Body=body,
                 ContentLength=length,
                 ChecksumCRC32=b64_crc32(crc),
+                **extra,
             )
             return _Part(number, length, crc, response["ETag"], md5)
         except BaseException as exc:
@@ -283,8 +318,12 @@ class MultipartUpload:
         finally:
             pool.release(buf)
 
-    def complete(self, parts: list[_Part], total: int) -> tuple[dict[str, Any], str]:
-        """Complete the upload; return the response and the checksum to verify."""
+    def complete(self, parts: list[_Part], total: int) -> dict[str, Any]:
+        """Complete the upload (conditionally, if asked); return S3's answer.
+
+        Where the server keeps full-object checksums, the CRC32 goes with
+        Complete, so S3 refuses a wrong object instead of storing it.
+        """
         listing = []
         for p in parts:
             listing.append(
@@ -294,11 +333,11 @@ class MultipartUpload:
                     "ChecksumCRC32": b64_crc32(p.crc),
                 }
             )
-        extra: dict[str, Any] = {"MpuObjectSize": total}
-        expected = self.checksum(parts)
+        extra: dict[str, Any] = {"MpuObjectSize": total, **self.dest.commit_args()}
         if self.full_object:
             extra.update(
-                ChecksumCRC32=expected.partition(":")[2], ChecksumType="FULL_OBJECT"
+                ChecksumCRC32=b64_crc32(_combined_crc(parts)),
+                ChecksumType="FULL_OBJECT",
             )
         try:
             response = _call(
@@ -313,17 +352,44 @@ class MultipartUpload:
         except BaseException as exc:
             self.abort_after(exc)
             raise
-        return dict(response), expected
+        return dict(response)
 
-    def checksum(self, parts: list[_Part]) -> str:
-        """What the stored object must show: its full-object CRC32, else its ETag."""
+    def expected(self, parts: list[_Part], total: int) -> Expected:
+        """What the stored object must show; fails before Complete on a changed part."""
+        crc = _combined_crc(parts)
         if self.full_object:
-            crc = 0
-            for p in parts:
-                crc = crc32_combine(crc, p.crc, p.size)
-            return f"crc32:{b64_crc32(crc)}"
-        digest = hashlib.md5(b"".join(p.md5 or b"" for p in parts)).hexdigest()
-        return f"etag:{digest}-{len(parts)}"
+            return Expected(total, crc, server_crc=True)
+        return Expected(
+            total,
+            crc,
+            md5=self.whole_md5.hexdigest(),
+            multipart_etag=self._multipart_etag(parts),
+        )
+
+    def _multipart_etag(self, parts: list[_Part]) -> str | None:
+        """MD5-of-MD5s-N if every part's ETag is its MD5; fail if only some are.
+
+        A server whose part ETags are MD5s but one of which is not the MD5 of
+        what was sent received that part changed (it checked no Content-MD5):
+        stop before Complete, so nothing wrong is stored.
+        """
+        md5s = [p.md5 or b"" for p in parts]
+        differ = [
+            p
+            for p, m in zip(parts, md5s, strict=True)
+            if p.etag.strip('"').lower() != m.hex()
+        ]
+        if not differ:
+            return md5_hex_of_parts(md5s)
+        if len(differ) < len(parts) and all(_is_md5(p.etag) for p in parts):
+            p = differ[0]
+            raise UploadError(
+                f"S3 stored part {p.number} of {self.dest.url} with ETag "
+                f"{p.etag.strip(chr(34))}, which is not the MD5 of the bytes sent "
+                "(the other parts' ETags are): the part was changed on the way; "
+                "the upload was aborted, nothing was written"
+            )
+        return None  # the server's part ETags are not MD5s: they prove nothing
 
     def abort(self) -> str | None:
         """Abort the upload so no parts are left behind (and billed).
@@ -393,24 +459,84 @@ class MultipartUpload:
                 )
 
 
-def single_checksum(body: bytes) -> str:
+def _combined_crc(parts: list[_Part]) -> int:
+    crc = 0
+    for p in parts:
+        crc = crc32_combine(crc, p.crc, p.size)
+    return crc
+
+
+def single_expected(body: bytes) -> Expected:
     """What an object stored with one PutObject of `body` must show."""
-    return f"crc32:{b64_crc32(zlib.crc32(body))}"
+    return Expected(len(body), zlib.crc32(body), md5=hashlib.md5(body).hexdigest())
 
 
 def put_single(
-    client: S3Client, dest: Destination, body: bytes
-) -> tuple[dict[str, Any], str]:
+    client: S3Client, dest: Destination, body: bytes, expected: Expected
+) -> dict[str, Any]:
     """Upload a body smaller than one part with one PutObject."""
-    expected = single_checksum(body)
+    # CRC32 for S3, Content-MD5 for servers that check only that (rclone):
+    # either way a body changed on the way is refused, not stored.
+    md5 = bytes.fromhex(expected.md5 or hashlib.md5(body).hexdigest())
     response = _call(
         client.put_object,
         dest,
         **dest.object_args(),
+        **dest.commit_args(),
         Body=body,
-        ChecksumCRC32=expected.partition(":")[2],
+        ChecksumCRC32=b64_crc32(expected.crc32),
+        ContentMD5=base64.b64encode(md5).decode(),
     )
-    return dict(response), expected
+    return dict(response)
+
+
+def check_condition(client: S3Client, dest: Destination) -> None:
+    """Fail before uploading when --no-overwrite or --if-match cannot hold.
+
+    S3 enforces both atomically at the commit; this early look saves the
+    upload, and is the only check on servers that ignore conditional writes.
+    """
+    if not (dest.no_overwrite or dest.if_match):
+        return
+    try:
+        head = client.head_object(Bucket=dest.bucket, Key=dest.key)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchKey", "NotFound"):
+            if dest.if_match:
+                raise UploadError(_missing(dest)) from exc
+            return
+        return  # e.g. no s3:GetObject permission: the commit's condition decides
+    except BotoCoreError:
+        return
+    if dest.no_overwrite:
+        raise UploadError(_exists(dest))
+    stored = str(head.get("ETag", "")).strip('"')
+    if stored != (dest.if_match or "").strip('"'):
+        raise UploadError(_changed(dest, stored))
+
+
+def _exists(dest: Destination) -> str:
+    return f"{dest.url} already exists (--no-overwrite): nothing was written"
+
+
+def _missing(dest: Destination) -> str:
+    return (
+        f"{dest.url} does not exist, so --if-match {dest.if_match} "
+        "cannot hold: nothing was written"
+    )
+
+
+def _changed(dest: Destination, stored: str | None) -> str:
+    now = f"its ETag is {stored}" if stored else "its ETag changed"
+    return (
+        f"{dest.url} is not the object --if-match {dest.if_match} names "
+        f"({now}): nothing was written"
+    )
+
+
+def _is_md5(etag: str) -> bool:
+    return re.fullmatch(r"[0-9a-f]{32}", etag.strip('"').lower()) is not None
 
 
 def read_back(client: S3Client, dest: Destination) -> dict[str, Any] | None:
@@ -427,61 +553,6 @@ def read_back(client: S3Client, dest: Destination) -> dict[str, Any] | None:
         raise UploadError(_client_error_message(exc, dest)) from exc
     except BotoCoreError as exc:
         raise UploadError(f"S3 request for {dest.url} failed: {exc}") from exc
-
-
-def mismatch(head: dict[str, Any], size: int, expected: str) -> str | None:
-    """How the stored object differs from what was sent; None if it does not."""
-    kind, _, value = expected.partition(":")
-    stored = (
-        head.get("ChecksumCRC32")
-        if kind == "crc32"
-        else head.get("ETag", "").strip('"')
-    )
-    if head.get("ContentLength") != size:
-        return f"S3 stored {head.get('ContentLength')} bytes, the source gave {size}"
-    if kind == "crc32" and stored is None:
-        return None  # the server keeps no checksum: size checked, parts CRC-checked
-    if stored != value:
-        return f"S3's {kind} {stored} differs from the source's {value}"
-    return None
-
-
-def verify_stored(
-    client: S3Client,
-    dest: Destination,
-    size: int,
-    expected: str,
-    version_id: str | None,
-) -> dict[str, Any]:
-    """HEAD the new object and compare its size and checksum with ours."""
-    head = dict(
-        _call(
-            client.head_object,
-            dest,
-            Bucket=dest.bucket,
-            Key=dest.key,
-            ChecksumMode="ENABLED",
-        )
-    )
-    problem = mismatch(head, size, expected)
-    if problem:
-        _delete_quietly(client, dest, version_id)
-        raise UploadError(
-            f"verification failed for {dest.url}: {problem}; the object was deleted"
-        )
-    return head
-
-
-def _delete_quietly(
-    client: S3Client, dest: Destination, version_id: str | None
-) -> None:
-    args: dict[str, Any] = {"Bucket": dest.bucket, "Key": dest.key}
-    if version_id:
-        args["VersionId"] = version_id
-    try:
-        client.delete_object(**args)
-    except (ClientError, BotoCoreError):
-        pass
 
 
 def unanswered(exc: BaseException) -> bool:
@@ -517,5 +588,12 @@ def _client_error_message(exc: ClientError, dest: Destination) -> str:
         return (
             f"S3 rejected the credentials ({code}): check AWS_ACCESS_KEY_ID/--profile"
         )
+    if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+        if dest.no_overwrite:
+            return _exists(dest)
+        if dest.if_match:
+            return _changed(dest, None)
+    if code == "NoSuchKey" and dest.if_match:
+        return _missing(dest)
     message = error.get("Message") or str(exc)
     return f"S3 refused {op} for {dest.url}: {code}: {message}"

@@ -21,3 +21,20 @@ def assert_nothing_written(s3, bucket, key, old_body=None):
         assert key not in keys
     else:
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == old_body
+
+
+def proxy_client(endpoint_url, max_attempts=8):
+    """A client like devkit's own (unsigned payload, standard retries) for a proxy."""
+    import boto3
+    import botocore.config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        config=botocore.config.Config(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            s3={"payload_signing_enabled": False},
+            request_checksum_calculation="when_required",
+        ),
+    )

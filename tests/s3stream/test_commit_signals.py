@@ -7,6 +7,7 @@ answer; the CLI must find out and say what S3 holds.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -72,26 +73,40 @@ def test_signal_after_s3_committed_reports_the_new_object(
     assert out == ""
     assert err.startswith(
         f"error: interrupted (SIGTERM) after S3 committed the upload: s3://{bucket}/k "
-        f"is the new object, {size} bytes, verified crc32:"
+        f"is the new object, {size} bytes, verified crc32-full-object crc32:"
     ), err
     assert err.count("\n") == 1
     assert stored(s3, bucket, "k") == body_bytes(0, size)
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-def test_signal_after_a_single_put_says_what_s3_can_confirm(proxy, s3, bucket, source):
-    # moto keeps no checksum of a PutObject: the size is all S3 can confirm.
+@pytest.mark.parametrize("etag", [None, "opaque-etag"])
+def test_signal_after_a_single_put_says_what_s3_can_confirm(
+    proxy, s3, bucket, source, etag
+):
+    # moto keeps no checksum of a PutObject, but its ETag is the body's MD5,
+    # which proves the new object is there; with an opaque ETag (as some
+    # S3-compatible servers give) the size is all that can be confirmed.
     s3.put_object(Bucket=bucket, Key="k", Body=OLD)
     source.add("/data", 100 * KiB)
     proxy.faults.delay_after["PutObject"] = 3.0
+    proxy.faults.etag_override = etag
     proc = start(proxy, source.url("/data"), f"s3://{bucket}/k")
     code, out, err = signal_when(proc, proxy.faults.acted, "PutObject", signal.SIGINT)
     assert (code, out) == (130, "")
-    assert err == (
-        f"error: interrupted (SIGINT) after the upload was sent: s3://{bucket}/k "
-        f"holds {100 * KiB} bytes, but S3 keeps no checksum to confirm they are "
-        "the new ones\n"
-    )
+    if etag is None:
+        md5 = hashlib.md5(body_bytes(0, 100 * KiB)).hexdigest()
+        assert err == (
+            "error: interrupted (SIGINT) after S3 committed the upload: "
+            f"s3://{bucket}/k is the new object, {100 * KiB} bytes, "
+            f"verified md5 {md5}\n"
+        )
+    else:
+        assert err == (
+            f"error: interrupted (SIGINT) after the upload was sent: s3://{bucket}/k "
+            f"holds {100 * KiB} bytes, but S3 keeps no checksum to confirm they are "
+            "the new ones\n"
+        )
     assert stored(s3, bucket, "k") == body_bytes(0, 100 * KiB)
 
 

@@ -30,7 +30,9 @@ def test_prints_one_result_line_on_stdout(endpoint, s3, bucket, source, capsys):
     assert code == 0, err
     assert out.count("\n") == 1
     assert out.startswith(f"s3://{bucket}/a.bin  4194304 bytes in 1 part(s)")
-    assert "verified crc32:" in out
+    # moto keeps no CRC for a single PUT: the claim is the ETag it computed
+    md5 = hashlib.md5(body_bytes(0, 4 * 1024 * KiB)).hexdigest()
+    assert out.rstrip().endswith(f", verified md5 {md5}")
     assert err == ""  # no progress bar when stderr is not a terminal
 
 
@@ -41,7 +43,8 @@ def test_json_output_has_the_documented_keys(endpoint, s3, bucket, source, capsy
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     assert {"bucket", "key", "bytes", "parts", "part_size", "etag", "checksum",
-            "seconds", "resumes", "version_id"} <= doc.keys()  # fmt: skip
+            "seconds", "resumes", "version_id", "verified"} <= doc.keys()  # fmt: skip
+    assert doc["verified"] == "crc32-full-object"  # moto keeps multipart CRCs
     assert (doc["bytes"], doc["parts"], doc["part_size"]) == (
         9 * 1024 * KiB,
         2,
@@ -202,3 +205,37 @@ def test_signal_aborts_the_multipart_upload(endpoint, s3, bucket, source, sig):
     )
     assert out == b""
     assert_nothing_written(s3, bucket, "slow")
+
+
+def test_size_only_is_said_plainly_and_read_back_proves(
+    s3_server, bucket, source, monkeypatch, capsys
+):
+    from testing.s3_faults import FaultProxy, Faults
+
+    source.add("/o", 6 * 1024 * KiB)
+    faults = Faults(hide_full_object=True, etag_override="opaque-etag")
+    with FaultProxy(s3_server.endpoint_url, faults) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+        assert main(["s3-stream", source.url("/o"), f"s3://{bucket}/o"]) == 0
+        line = capsys.readouterr().out
+        assert line.rstrip().endswith(
+            ", size checked only (no checksum on the server: try --verify read-back)"
+        )
+        assert "verified" not in line
+        args = ["s3-stream", source.url("/o"), f"s3://{bucket}/o", "--json"]
+        assert main([*args, "--verify", "read-back"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verified"] == "read-back"
+
+
+def test_no_overwrite_exit_1_and_the_old_object_stays(
+    endpoint, s3, bucket, source, capsys
+):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"old")
+    source.add("/x", 10)
+    args = ["s3-stream", source.url("/x"), f"s3://{bucket}/k", "--no-overwrite"]
+    assert main(args) == 1
+    assert capsys.readouterr().err == (
+        f"error: s3://{bucket}/k already exists (--no-overwrite): nothing was written\n"
+    )
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"old"

@@ -15,6 +15,8 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 6  # a remote service could not be reached or failed (5xx)
     CONFLICT = 7  # its state forbids the change (acknowledge a pending purchase)
     REJECTED = 8  # an incoming message failed verification (a forged push)
+    FUNCTION_TIMEOUT = 9  # lambda-run: the function ran past its timeout
+    FUNCTION_CRASH = 10  # lambda-run: the runtime process died without an answer
     INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 

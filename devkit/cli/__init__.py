@@ -89,6 +89,7 @@ def _register_commands() -> None:
     # command's heavy imports (boto3, pyflakes, google-auth) load only when used.
     from devkit.cli.hook import hook_group
     from devkit.cli.lambda_package import lambda_package_cmd
+    from devkit.cli.lambda_run import lambda_run_cmd
     from devkit.cli.play import play_auth_cmd, play_verify_cmd
     from devkit.cli.s3_stream import s3_stream_cmd
     from devkit.cli.sfn import sfn_group
@@ -97,6 +98,7 @@ def _register_commands() -> None:
         s3_stream_cmd,
         hook_group,
         lambda_package_cmd,
+        lambda_run_cmd,
         play_auth_cmd,
         play_verify_cmd,
         sfn_group,

@@ -25,6 +25,7 @@ from devkit.lambda_package.install import (
     ensure_dependencies,
     load_entries,
 )
+from devkit.lambda_package.marker import zip_comment
 from devkit.lambda_package.pathsetup import PTH_LINE, PTH_NAME, required_environment
 from devkit.lambda_package.pyc import compile_files, target_python
 from devkit.lambda_package.target import Target, resolve_target
@@ -111,7 +112,7 @@ def build_package(
             f"unzipped size {unzipped:,} bytes passes Lambda's "
             f"{UNZIPPED_LIMIT:,}-byte limit; largest: {_fmt(largest)}"
         )
-    _write_atomically(output, entries, dos_timestamp(environ))
+    _write_atomically(output, entries, dos_timestamp(environ), zip_comment(target))
     digest = _sha256(output)
     zipped = output.stat().st_size
     if zipped > DIRECT_UPLOAD_LIMIT:
@@ -226,11 +227,11 @@ def _fmt(largest: Sequence[tuple[str, int]]) -> str:
 
 
 def _write_atomically(
-    output: Path, entries: Sequence[ZipEntry], stamp: tuple[int, int]
+    output: Path, entries: Sequence[ZipEntry], stamp: tuple[int, int], comment: bytes
 ) -> None:
     try:
         with atomic_writer(output) as fh:
-            write_zip(fh, entries, stamp)
+            write_zip(fh, entries, stamp, comment)
     except OSError as exc:
         raise WriteError(f"cannot write {output}: {exc.strerror or exc}") from exc
 

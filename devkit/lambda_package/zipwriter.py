@@ -115,7 +115,10 @@ def dos_timestamp(environ: Mapping[str, str]) -> tuple[int, int]:
 
 
 def write_zip(
-    out: BinaryIO, entries: Iterable[ZipEntry], stamp: tuple[int, int]
+    out: BinaryIO,
+    entries: Iterable[ZipEntry],
+    stamp: tuple[int, int],
+    comment: bytes = b"",
 ) -> int:
     """Write entries (already sorted) as a zip to out; return the entry count."""
     central = bytearray()
@@ -169,8 +172,8 @@ def write_zip(
             "package too large for a plain zip (over 65535 files or 4 GiB)"
         )
     out.write(central)
-    end = _End(0x06054B50, 0, 0, count, count, len(central), offset, 0)
-    out.write(_END.pack(*end))
+    end = _End(0x06054B50, 0, 0, count, count, len(central), offset, len(comment))
+    out.write(_END.pack(*end) + comment)
     return count
 
 

@@ -295,6 +295,7 @@ class _Run:
                 _first(api.parked, reaper.exited, SETTLE_S)
             elif status == "init_error":
                 reaper.exited.wait(SETTLE_S)  # awslambdaric exits by itself
+            reaper.read_peak()
             _kill(proc)
             reaper.exited.wait()
             pump.join(timeout=5)
@@ -327,6 +328,7 @@ class _Run:
                 return "crash"
             remaining = limit - time.perf_counter()
             if remaining <= 0:
+                reaper.read_peak()
                 _kill(reaper.proc)
                 return "timeout"
             api.changed.wait(remaining)
@@ -363,7 +365,12 @@ class _Run:
 
 
 class _Reaper:
-    """Waits for the process with wait4, keeping its peak RSS (Linux: KB)."""
+    """Waits for the process and keeps its peak RSS in KB.
+
+    The peak is VmHWM from /proc, read while the process lives: wait4's
+    ru_maxrss would count the parent's memory, which a vfork'ed child
+    carries up to its exec.
+    """
 
     def __init__(self, proc: subprocess.Popen[bytes], changed: threading.Event):
         self.proc = proc
@@ -372,14 +379,30 @@ class _Reaper:
         self.status = 0
         self.max_rss_kb = 0
         threading.Thread(target=self._wait, daemon=True).start()
+        threading.Thread(target=self._sample, daemon=True).start()
 
     def _wait(self) -> None:
-        _, status, usage = os.wait4(self.proc.pid, 0)
+        _, status = os.waitpid(self.proc.pid, 0)
         self.status = status
-        self.max_rss_kb = usage.ru_maxrss
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         self.exited.set()
         self.changed.set()
+
+    def _sample(self) -> None:
+        # VmHWM only grows, so the last read before the end is the peak; a
+        # process that dies on its own loses at most this interval.
+        while not self.exited.wait(0.05):
+            self.read_peak()
+
+    def read_peak(self) -> None:
+        """Record VmHWM now, if the process is still there."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        self.max_rss_kb = max(self.max_rss_kb, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass  # gone already
 
     def describe(self) -> str:
         """`exit status 3` or `signal: segmentation fault`, as Lambda words it."""

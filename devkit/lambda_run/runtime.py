@@ -77,6 +77,17 @@ def candidates(version: str, environ: Mapping[str, str] = os.environ) -> list[st
     return [exe for exe in found if exe]
 
 
+def find_python(
+    version: str, environ: Mapping[str, str] = os.environ
+) -> Interpreter | None:
+    """The first working `pythonX.Y` among the candidates."""
+    for exe in candidates(version, environ):
+        found = probe(exe)
+        if found and found.version == version:
+            return found
+    return None
+
+
 def select_python(
     target: Target, python: str | None, environ: Mapping[str, str] = os.environ
 ) -> Interpreter:
@@ -100,10 +111,9 @@ def select_python(
                 "(compiled modules and markers differ between versions)"
             )
         return found
-    for exe in candidates(target.python_version, environ):
-        found = probe(exe)
-        if found and found.version == target.python_version:
-            return found
+    found = find_python(target.python_version, environ)
+    if found is not None:
+        return found
     raise ConfigError(
         f"no python{target.python_version} found (PATH, pyenv, uv's Pythons) for "
         f"{target.runtime}: install it (`uv python install "
@@ -190,7 +200,9 @@ def _install_ric(python: Interpreter, dest: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        cause = lines[0].strip() if lines else f"exit status {proc.returncode}"
+        # uv's first lines: the error, then its cause (e.g. "Because the
+        # current Python version (3.9.18) does not satisfy Python>=3.10 ...").
+        cause = " ".join(ln.strip(" ╰▶") for ln in lines[:2]) or "no output"
         raise BuildError(
             f"installing {AWSLAMBDARIC} from the package index failed ({cause}): "
             "check the network or the index settings (UV_INDEX_URL)"

@@ -9,7 +9,9 @@ import zipfile
 import pytest
 
 from devkit.cli import main
-from testing.lambda_runtime import find_python
+from devkit.lambda_run.runtime import find_python
+
+PY312 = find_python("3.12")  # at collection: the tests' HOME hides pyenv
 
 
 @pytest.fixture
@@ -86,14 +88,12 @@ def test_outside_symlink_gives_one_line(run, function_dir, tmp_path):
     assert rc == 1 and err.startswith("error: symlink ") and err.count("\n") == 1
 
 
-@pytest.mark.skipif(
-    find_python("3.12") is None, reason="needs a python3.12 interpreter"
-)
+@pytest.mark.skipif(PY312 is None, reason="needs a python3.12 interpreter")
 def test_compile_adds_hash_checked_pyc_that_repeat(
     run, function_dir, tmp_path, monkeypatch
 ):
-    python = find_python("3.12")
-    monkeypatch.setenv("PATH", f"{os.path.dirname(python)}:{os.environ['PATH']}")
+    assert PY312 is not None
+    monkeypatch.setenv("PATH", f"{os.path.dirname(PY312.path)}:{os.environ['PATH']}")
     assert (
         run(str(function_dir), "--runtime", "python3.12", "--compile", "-o", "a.zip")[0]
         == 0

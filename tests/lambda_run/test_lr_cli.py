@@ -1,0 +1,119 @@
+"""The command: stdout, stderr, exit codes, refusals."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+
+from devkit.cli import main
+from testing.wheels import fake_extension
+
+
+@pytest.fixture
+def cli(runtime_cache):
+    def run(*args):
+        return main(["lambda-run", *map(str, args), "--cache-dir", str(runtime_cache)])
+
+    return run
+
+
+def test_result_on_stdout_and_report_on_stderr(
+    build, make_function, cli, capsys, tmp_path
+):
+    src = make_function(
+        "echo",
+        "def handler(event, context):\n    print('log line')\n    return event\n",
+    )
+    event = tmp_path / "event.json"
+    event.write_text('{"id": 1}')
+    assert cli(build(src), "--event", event) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"id": 1}
+    assert "log line" in err
+    report = err.strip().splitlines()[-1]
+    assert report.startswith("REPORT RequestId: ")
+    assert "\tDuration: " in report and "\tInit Duration: " in report
+    assert "\tMax Memory Used: " in report and "Memory Size: 128 MB" in report
+
+
+def test_json_document_and_exit_codes(build, make_function, cli, capsys):
+    raising = make_function("raising", "def handler(e, c):\n    raise KeyError('k')\n")
+    assert cli(build(raising), "--json", "-q") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["status"] == "error" and doc["error"]["errorType"] == "KeyError"
+    assert {"init_ms", "duration_ms", "max_memory_mb", "runtime_api"} <= doc.keys()
+    slow = make_function(
+        "slow", "import time\n\ndef handler(e, c):\n    time.sleep(30)\n"
+    )
+    assert cli(build(slow), "--timeout", "0.3", "--json", "-q") == 7
+    assert json.loads(capsys.readouterr().out)["status"] == "timeout"
+    crash = make_function("crash", "import os\n\ndef handler(e, c):\n    os._exit(9)\n")
+    assert cli(build(crash), "--json", "-q") == 8
+    assert json.loads(capsys.readouterr().out)["status"] == "crash"
+    broken = make_function("broken", "import nothere\n")
+    assert cli(build(broken), "-q") == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_event_from_stdin_and_bad_event(build, make_function, cli, capsys, monkeypatch):
+    import io
+
+    src = make_function("echo", "def handler(event, context):\n    return event\n")
+    zip_path = build(src)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"[1, 2]")))
+    assert cli(zip_path, "--event", "-", "-q") == 0
+    assert json.loads(capsys.readouterr().out) == [1, 2]
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"{oops")))
+    assert cli(zip_path, "--event", "-") == 2
+    assert capsys.readouterr().err.startswith("error: event stdin is not JSON")
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_refusals_are_one_line(build, make_function, cli, capsys, tmp_path):
+    src = make_function()
+    arm = build(src, arch="arm64", output=tmp_path / "arm.zip")
+    assert cli(arm) == 2
+    assert "targets arm64 and this machine is x86_64" in _one_line_error(capsys)
+    x86 = build(src)
+    assert cli(x86, "--runtime", "python3.12") == 2
+    assert "built for python3.11, not python3.12" in _one_line_error(capsys)
+    other = tmp_path / "python3.99"
+    other.write_text('#!/bin/sh\necho 3.99; echo x86_64; echo "$0"\n')
+    other.chmod(0o755)
+    assert cli(x86, "--python", other) == 2
+    assert "is Python 3.99, the zip targets python3.11" in _one_line_error(capsys)
+    assert cli(tmp_path / "nope.zip") == 2
+    assert "not found" in _one_line_error(capsys)
+    assert cli(x86, "--env", "AWS_REGION=eu-west-1") == 2
+    assert "AWS_REGION is reserved" in _one_line_error(capsys)
+
+
+def test_a_module_needing_a_newer_glibc_than_the_host_is_refused(cli, capsys, tmp_path):
+    path = tmp_path / "future.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("handler.py", "def handler(e, c):\n    pass\n")
+        zf.writestr(
+            "lib/fut/_ext.cpython-311-x86_64-linux-gnu.so",
+            fake_extension("x86_64", "2.99"),
+        )
+    assert cli(path) == 2
+    line = _one_line_error(capsys)
+    assert "task/lib/fut/_ext.cpython-311-x86_64-linux-gnu.so needs GLIBC_2.99" in line
+
+
+def test_a_zip_without_a_target_needs_runtime(cli, capsys, tmp_path):
+    path = tmp_path / "plain.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("lambda_function.py", "def lambda_handler(e, c):\n    return 5\n")
+    assert cli(path) == 2
+    assert "pass --runtime python3.X" in _one_line_error(capsys)
+    assert cli(path, "--runtime", "python3.11", "-q") == 0
+    assert capsys.readouterr().out.strip() == "5"

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from devkit.errors import BuildError, ConfigError
 from devkit import paths
+from devkit.errors import BuildError, ConfigError
 from devkit.lambda_package.target import Target
 from devkit.lambda_run import standin
 

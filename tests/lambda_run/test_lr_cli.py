@@ -47,10 +47,10 @@ def test_json_document_and_exit_codes(build, make_function, cli, capsys):
     slow = make_function(
         "slow", "import time\n\ndef handler(e, c):\n    time.sleep(30)\n"
     )
-    assert cli(build(slow), "--timeout", "0.3", "--json", "-q") == 7
+    assert cli(build(slow), "--timeout", "0.3", "--json", "-q") == 9
     assert json.loads(capsys.readouterr().out)["status"] == "timeout"
     crash = make_function("crash", "import os\n\ndef handler(e, c):\n    os._exit(9)\n")
-    assert cli(build(crash), "--json", "-q") == 8
+    assert cli(build(crash), "--json", "-q") == 10
     assert json.loads(capsys.readouterr().out)["status"] == "crash"
     broken = make_function("broken", "import nothere\n")
     assert cli(build(broken), "-q") == 1

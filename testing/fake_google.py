@@ -57,6 +57,16 @@ _API = re.compile(
     r"^/androidpublisher/v3/applications/(?P<pkg>[^/]+)/purchases/"
     r"(?:subscriptionsv2/tokens/(?P<sub>[^/]+)|products/(?P<prod>[^/]+)/tokens/(?P<ptok>[^/]+))$"
 )
+_APPS = re.compile(
+    r"^/androidpublisher/v3/applications/(?P<pkg>[^/]+)/purchases/(?P<rest>.+)$"
+)
+_ACTION = re.compile(
+    r"^(?P<kind>subscriptions|products)/(?P<id>[^/]+)/tokens/(?P<token>[^/:]+)"
+    r":(?P<verb>acknowledge|consume)$"
+)
+_NOT_ACKNOWLEDGEABLE = (
+    "The purchase is not in a valid state to perform the desired operation."
+)
 
 
 @dataclass
@@ -243,6 +253,12 @@ class FakeGoogle:
         self.auth_requests: list[dict[str, str]] = []
         self.token_grants: list[str] = []
         self.api_calls: list[str] = []
+        self.api_requests: list[tuple[str, str, dict[str, str], Any]] = []
+        self.developer_payloads: list[str] = []
+        # Voided purchases: (record, ms Google's systems saw it voided, is a sub).
+        self.voided: list[tuple[dict[str, Any], int, bool]] = []
+        self.voided_page_size = 2  # maxResults caps it further
+        self._voided_pages: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self.issued_refresh_tokens: list[str] = []
         self._codes: dict[str, _Code] = {}
         self._pending: dict[str, dict[str, str]] = {}
@@ -360,6 +376,31 @@ class FakeGoogle:
     ) -> None:
         """Register a one-time product purchase document."""
         self.products[(package, product_id, token)] = doc
+
+    def add_voided(
+        self,
+        token: str,
+        *,
+        voided_at: float,
+        seen_at: float | None = None,
+        subscription: bool = False,
+        reason: int = 1,
+        source: int = 0,
+    ) -> dict[str, Any]:
+        """Record a voided purchase; `seen_at` (default voided_at) is what startTime
+        and endTime filter on, as Google's systems do."""
+        record = {
+            "kind": "androidpublisher#voidedPurchase",
+            "purchaseToken": token,
+            "purchaseTimeMillis": str(int((voided_at - 86400) * 1000)),
+            "voidedTimeMillis": str(int(voided_at * 1000)),
+            "orderId": f"GPA.3312-5516-2291-{len(self.voided):05d}",
+            "voidedSource": source,
+            "voidedReason": reason,
+        }
+        seen = voided_at if seen_at is None else seen_at
+        self.voided.append((record, int(seen * 1000), subscription))
+        return record
 
     def seed_purchases(self) -> None:
         """The catalogue the tests and the benchmark use (see the names below)."""
@@ -571,30 +612,33 @@ class FakeGoogle:
             "token_type": "Bearer",
         }
 
-    def _api(self, path: str, authorization: str) -> tuple[int, dict[str, Any] | Raw]:
+    def _api(
+        self,
+        path: str,
+        authorization: str,
+        method: str = "GET",
+        query: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> tuple[int, dict[str, Any] | Raw]:
         self.api_calls.append(path)
+        self.api_requests.append((method, path, dict(query or {}), body))
         if self.api_answer is not None:
             return self.api_answer.status, self.api_answer
-        match = _API.match(path)
-        if match is None:
+        apps = _APPS.match(path)
+        if apps is None:
             return 404, _api_error(404, "Not Found", "notFound")
-        principal = self._principal(authorization)
-        if principal is None:
-            return 401, _api_error(
-                401, "Request had invalid authentication credentials.", "authError"
-            )
-        package = match["pkg"]
-        if package in self.forbidden:
-            return 403, _api_error(
-                403, "The caller does not have permission", "forbidden"
-            )
-        if principal not in self.owners.get(package, set()):
-            return 401, _api_error(
-                401,
-                "The current user has insufficient permissions to perform the "
-                "requested operation.",
-                "permissionDenied",
-            )
+        refused = self._refuse(apps["pkg"], authorization)
+        if refused is not None:
+            return refused
+        package = apps["pkg"]
+        action = _ACTION.match(apps["rest"])
+        if method == "POST" and action is not None:
+            return self._act(package, action, body or {})
+        if method == "GET" and apps["rest"] == "voidedpurchases":
+            return self._voided_page(package, query or {})
+        match = _API.match(path)
+        if method != "GET" or match is None:
+            return 404, _api_error(404, "Not Found", "notFound")
         if match["sub"] is not None:
             found: dict[str, Any] | int | Raw | None = self.subscriptions.get(
                 (package, match["sub"])
@@ -621,6 +665,129 @@ class FakeGoogle:
         return 404, _api_error(
             404, "The purchase token was not found.", "purchaseTokenNotFound"
         )
+
+    def _voided_page(
+        self, package: str, query: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """purchases.voidedpurchases.list: time window on "seen", token pagination."""
+        page_token = query.get("token")
+        if page_token is not None:
+            if page_token not in self._voided_pages:
+                return 400, _api_error(400, "Invalid pagination token.", "invalid")
+            records, offset = self._voided_pages.pop(page_token)
+        else:
+            now_ms = int(self.clock() * 1000)
+            try:
+                start = int(query.get("startTime", now_ms - 30 * 86400 * 1000))
+                end = int(query.get("endTime", now_ms))
+            except ValueError:
+                return 400, _api_error(400, "Invalid value for startTime", "invalid")
+            if start < now_ms - 30 * 86400 * 1000 - 60_000:
+                return 400, _api_error(
+                    400, "Start time must not be older than 30 days.", "invalid"
+                )
+            if end > now_ms or start > end:
+                return 400, _api_error(400, "Invalid time range.", "invalid")
+            both = query.get("type") == "1"
+            records = [
+                dict(r)
+                for r, seen, is_sub in self.voided
+                if start <= seen <= end and (both or not is_sub)
+            ]
+            offset = 0
+        size = min(self.voided_page_size, int(query.get("maxResults", 1000)))
+        page = records[offset : offset + size]
+        doc: dict[str, Any] = {}
+        if page:
+            doc["voidedPurchases"] = page
+            doc["pageInfo"] = {
+                "totalResults": len(records),
+                "resultPerPage": size,
+                "startIndex": offset,
+            }
+        if offset + size < len(records):
+            next_token = secrets.token_urlsafe(12)
+            self._voided_pages[next_token] = (records, offset + size)
+            doc["tokenPagination"] = {"nextPageToken": next_token}
+        return 200, doc
+
+    def _refuse(
+        self, package: str, authorization: str
+    ) -> tuple[int, dict[str, Any]] | None:
+        principal = self._principal(authorization)
+        if principal is None:
+            return 401, _api_error(
+                401, "Request had invalid authentication credentials.", "authError"
+            )
+        if package in self.forbidden:
+            return 403, _api_error(
+                403, "The caller does not have permission", "forbidden"
+            )
+        if principal not in self.owners.get(package, set()):
+            return 401, _api_error(
+                401,
+                "The current user has insufficient permissions to perform the "
+                "requested operation.",
+                "permissionDenied",
+            )
+        return None
+
+    def _act(
+        self, package: str, action: re.Match[str], body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any] | Raw]:
+        """acknowledge (subscriptions, products) and consume (products)."""
+        token, verb = action["token"], action["verb"]
+        if action["kind"] == "subscriptions":
+            found = self.subscriptions.get((package, token))
+            if verb == "consume":
+                return 404, _api_error(404, "Not Found", "notFound")
+        else:
+            found = self.products.get((package, action["id"], token))
+        if isinstance(found, Raw):
+            return found.status, found
+        if isinstance(found, int):
+            return found, _api_error(found, "Backend Error", "backendError")
+        if found is None:
+            return 404, _api_error(
+                404, "The purchase token was not found.", "purchaseTokenNotFound"
+            )
+        if action["kind"] == "subscriptions":
+            return self._ack_subscription(found, action["id"], body)
+        return self._act_on_product(found, verb, body)
+
+    def _ack_subscription(
+        self, doc: dict[str, Any], subscription_id: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        ids = [item.get("productId") for item in doc.get("lineItems", [])]
+        if subscription_id not in ids:
+            return 400, _api_error(
+                400,
+                "The subscription purchase token does not match the subscription ID.",
+                "purchaseTokenDoesNotMatchSubscriptionId",
+            )
+        state = doc.get("subscriptionState", "")
+        # Hostile on purpose: an already acknowledged purchase is refused like
+        # a pending one, so devkit cannot rely on a 200 to be idempotent.
+        if doc.get("acknowledgementState") == "ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED" or (
+            state.endswith(("PENDING", "EXPIRED", "PENDING_PURCHASE_CANCELED"))
+        ):
+            return 400, _api_error(400, _NOT_ACKNOWLEDGEABLE, "invalidPurchaseState")
+        doc["acknowledgementState"] = "ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED"
+        self.developer_payloads.append(str(body.get("developerPayload", "")))
+        return 200, {}
+
+    def _act_on_product(
+        self, doc: dict[str, Any], verb: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        if doc.get("purchaseState") != 0:  # canceled or pending
+            return 400, _api_error(400, _NOT_ACKNOWLEDGEABLE, "invalidPurchaseState")
+        done = "consumptionState" if verb == "consume" else "acknowledgementState"
+        if doc.get(done) == 1:  # hostile: a repeat is an error, as above
+            return 400, _api_error(400, _NOT_ACKNOWLEDGEABLE, "invalidPurchaseState")
+        doc[done] = 1
+        if verb == "acknowledge":
+            self.developer_payloads.append(str(body.get("developerPayload", "")))
+        return 200, {}
 
     @contextmanager
     def _counting(self) -> Iterator[None]:
@@ -717,14 +884,29 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             auth = self.headers.get("Authorization", "")
             with self.fake._counting():
-                status, doc = self.fake._api(parts.path, auth)
+                status, doc = self.fake._api(parts.path, auth, "GET", query)
             self._send_doc(status, doc)
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode()
-        form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
         path = urlsplit(self.path).path
+        if path.startswith("/androidpublisher/"):
+            try:
+                body = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                self._send_doc(
+                    400, _api_error(400, "Invalid JSON payload", "parseError")
+                )
+                return
+            auth = self.headers.get("Authorization", "")
+            with self.fake._counting():
+                status, doc = self.fake._api(path, auth, "POST", None, body)
+            self._send_doc(status, doc)
+            return
+        form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
         if path == "/o/oauth2/approve":
             location = self.fake._decide(form)
             if location is None:

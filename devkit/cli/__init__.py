@@ -90,7 +90,13 @@ def _register_commands() -> None:
     from devkit.cli.hook import hook_group
     from devkit.cli.lambda_package import lambda_package_cmd
     from devkit.cli.lambda_run import lambda_run_cmd
-    from devkit.cli.play import play_auth_cmd, play_verify_cmd
+    from devkit.cli.play import (
+        play_acknowledge_cmd,
+        play_auth_cmd,
+        play_consume_cmd,
+        play_verify_cmd,
+        play_voided_cmd,
+    )
     from devkit.cli.s3_stream import s3_stream_cmd
     from devkit.cli.sfn import sfn_group
 
@@ -101,6 +107,9 @@ def _register_commands() -> None:
         lambda_run_cmd,
         play_auth_cmd,
         play_verify_cmd,
+        play_acknowledge_cmd,
+        play_consume_cmd,
+        play_voided_cmd,
         sfn_group,
     ):
         cli.add_command(command)

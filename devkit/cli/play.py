@@ -508,3 +508,194 @@ def _when(moment: datetime | None) -> str:
     if moment is None:
         return "-"
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_API_OPTIONS_TIMEOUT = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds per HTTP request.",
+)
+
+
+@click.command("play-acknowledge")
+@click.argument("package")
+@click.argument("purchase_token", metavar="PURCHASE_TOKEN")
+@click.option(
+    "--product",
+    "product_id",
+    metavar="PRODUCT_ID",
+    help="A one-time product (purchases.products.acknowledge).",
+)
+@click.option(
+    "--subscription",
+    "subscription_id",
+    metavar="SUBSCRIPTION_ID",
+    help="The subscription's product id; default: read from the purchase.",
+)
+@click.option(
+    "--developer-payload", metavar="TEXT", help="Stored with the acknowledgement."
+)
+@credentials_options
+@_API_OPTIONS_TIMEOUT
+@output_options
+def play_acknowledge_cmd(
+    package: str,
+    purchase_token: str,
+    product_id: str | None,
+    subscription_id: str | None,
+    developer_payload: str | None,
+    credentials: Path,
+    api_endpoint: str,
+    timeout: float,
+    out: Output,
+) -> int:
+    """Acknowledge a purchase (Google refunds it after 3 days otherwise); idempotent."""
+    from devkit.play.api import PlayApi
+    from devkit.play.purchases import acknowledge
+
+    if product_id and subscription_id:
+        raise ConfigError("pass either --product or --subscription, not both")
+    token = _token_argument(purchase_token)
+    with json_errors(out), PlayApi(credentials, api_endpoint, timeout) as api:
+        result = acknowledge(
+            api,
+            package,
+            token,
+            product_id=product_id,
+            subscription_id=subscription_id,
+            developer_payload=developer_payload,
+        )
+    _render_action(result.to_json(), "acknowledged", out)
+    return ExitCode.OK
+
+
+@click.command("play-consume")
+@click.argument("package")
+@click.argument("purchase_token", metavar="PURCHASE_TOKEN")
+@click.option(
+    "--product",
+    "product_id",
+    metavar="PRODUCT_ID",
+    required=True,
+    help="The one-time product's id.",
+)
+@credentials_options
+@_API_OPTIONS_TIMEOUT
+@output_options
+def play_consume_cmd(
+    package: str,
+    purchase_token: str,
+    product_id: str,
+    credentials: Path,
+    api_endpoint: str,
+    timeout: float,
+    out: Output,
+) -> int:
+    """Consume a one-time product so the user can buy it again; idempotent."""
+    from devkit.play.api import PlayApi
+    from devkit.play.purchases import consume
+
+    token = _token_argument(purchase_token)
+    with json_errors(out), PlayApi(credentials, api_endpoint, timeout) as api:
+        result = consume(api, package, product_id, token)
+    _render_action(result.to_json(), "consumed", out)
+    return ExitCode.OK
+
+
+def _token_argument(token: str) -> str:
+    if token == "-":
+        token = sys.stdin.readline().strip()
+    if not token:
+        raise ConfigError(
+            "empty purchase token: pass it as PURCHASE_TOKEN or on stdin with -"
+        )
+    return token
+
+
+def _render_action(doc: dict[str, Any], done: str, out: Output) -> None:
+    if out.json:
+        out.result_json(doc)
+    else:
+        out.result(f"already {done}" if doc["already"] else done)
+
+
+@click.command("play-voided")
+@click.argument("package")
+@click.option(
+    "--since",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="STATE.json",
+    help="Start where the last run with this state file ended, and record where "
+    "this one ends (written atomically after the last page).",
+)
+@click.option(
+    "--start-time",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Oldest time to list, UTC (at most 30 days ago). Default: 30 days ago.",
+)
+@click.option(
+    "--end-time",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Newest time to list, UTC. Default: now.",
+)
+@click.option(
+    "--products-only",
+    is_flag=True,
+    help="Only one-time products (type=0); default: subscriptions too (type=1).",
+)
+@credentials_options
+@_API_OPTIONS_TIMEOUT
+@output_options
+def play_voided_cmd(
+    package: str,
+    state_file: Path | None,
+    start_time: datetime | None,
+    end_time: datetime | None,
+    products_only: bool,
+    credentials: Path,
+    api_endpoint: str,
+    timeout: float,
+    out: Output,
+) -> int:
+    """List refunded, charged-back and voided purchases as JSONL."""
+    from devkit.play.api import PlayApi
+    from devkit.play.voided import list_voided, voided_since
+
+    if state_file is not None and (start_time or end_time):
+        raise ConfigError(
+            "--since picks the window itself: drop --start-time/--end-time"
+        )
+    with json_errors(out), PlayApi(credentials, api_endpoint, timeout) as api:
+        if state_file is not None:
+            run = voided_since(
+                api,
+                package,
+                state_file,
+                out.result_json_line,
+                include_subscriptions=not products_only,
+            )
+            if run.gap:
+                out.warn(
+                    "the last run ended more than 30 days ago; Google keeps 30 days, "
+                    "so voids older than that were not listed"
+                )
+            out.info(
+                f"{run.count} voided purchase(s) since {_when(run.start)}; next run "
+                f"starts at {_when(run.end)} ({state_file})"
+            )
+            return ExitCode.OK
+        count = 0
+        for record in list_voided(
+            api,
+            package,
+            start=start_time.replace(tzinfo=UTC) if start_time else None,
+            end=end_time.replace(tzinfo=UTC) if end_time else None,
+            include_subscriptions=not products_only,
+        ):
+            out.result_json_line(record)
+            count += 1
+    out.info(f"{count} voided purchase(s)")
+    return ExitCode.OK

@@ -51,10 +51,14 @@ def parse_size(
 
 def _pairs(values: tuple[str, ...], sep: str, what: str) -> dict[str, str]:
     result = {}
-    for item in values:
+    for number, item in enumerate(values, 1):
         name, found, value = item.partition(sep)
         if not found or not name.strip():
-            raise ConfigError(f"{what} {item!r} is not in the form NAME{sep}VALUE")
+            # Never echo the item: a header's value is often a token.
+            raise ConfigError(
+                f"{what} number {number} is not in the form "
+                f"'NAME{sep}{' ' if sep == ':' else ''}VALUE'"
+            )
         result[name.strip()] = value.strip()
     return result
 
@@ -96,9 +100,19 @@ def _terminate_as_interrupt() -> Iterator[None]:
     "--expected-size",
     callback=parse_size,
     metavar="SIZE",
-    help="Size of a stream without Content-Length; a different size fails.",
+    help="Exact size of a stream without Content-Length; a different size fails.",
+)
+@click.option(
+    "--size-hint",
+    callback=parse_size,
+    metavar="SIZE",
+    help="Upper estimate of a stream's size, for part sizing only (never checked).",
 )
 @click.option("--content-type", help="Default: the source's, then a guess from KEY.")
+@click.option(
+    "--content-encoding",
+    help="e.g. gzip. Default: the source's (its bytes are stored as sent).",
+)
 @click.option("--metadata", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
 @click.option("--storage-class", help="e.g. STANDARD_IA, INTELLIGENT_TIERING.")
 @click.option(
@@ -112,7 +126,8 @@ def _terminate_as_interrupt() -> Iterator[None]:
     "headers",
     multiple=True,
     metavar="'NAME: VALUE'",
-    help="Header for the source request (repeatable; never printed).",
+    help="Header for the source request (repeatable; never printed). Sent to "
+    "the source's origin only: dropped on a redirect to another host or port.",
 )
 @click.option(
     "--read-timeout",
@@ -147,7 +162,9 @@ def s3_stream_cmd(
     part_size: int | None,
     concurrency: int,
     expected_size: int | None,
+    size_hint: int | None,
     content_type: str | None,
+    content_encoding: str | None,
     metadata: tuple[str, ...],
     storage_class: str | None,
     sse: str | None,
@@ -164,12 +181,12 @@ def s3_stream_cmd(
     from devkit import s3stream  # boto3 and requests load only for this command
 
     bucket, key = s3stream.parse_s3_url(dest)
+    s3stream.check_size_options(expected_size, size_hint)
     policy = s3stream.ResumePolicy(read_timeout=read_timeout)
     with _terminate_as_interrupt():
         try:
             src = s3stream.open_source(source, _pairs(headers, ":", "--header"), policy)
-            if key.endswith("/"):
-                key += src.name
+            key = s3stream.object_key(key, src)
             total = src.size if src.size is not None else expected_size
             with out.byte_progress(f"{src.name} → s3://{bucket}/{key}", total) as bar:
                 result = s3stream.stream_to_s3(
@@ -180,7 +197,9 @@ def s3_stream_cmd(
                     part_size=part_size,
                     concurrency=concurrency,
                     expected_size=expected_size,
+                    size_hint=size_hint,
                     content_type=content_type,
+                    content_encoding=content_encoding,
                     metadata=_pairs(metadata, "=", "--metadata"),
                     storage_class=storage_class,
                     sse=sse,

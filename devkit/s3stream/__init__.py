@@ -6,7 +6,13 @@ result = stream_to_s3("https://example.com/big.iso", "my-bucket", "big.iso")
 
 from __future__ import annotations
 
-from devkit.s3stream.api import DEFAULT_CONCURRENCY, parse_s3_url, stream_to_s3
+from devkit.s3stream.api import (
+    DEFAULT_CONCURRENCY,
+    check_size_options,
+    object_key,
+    parse_s3_url,
+    stream_to_s3,
+)
 from devkit.s3stream.parts import S3Limits
 from devkit.s3stream.source import ResumePolicy, Source, open_source
 from devkit.s3stream.upload import UploadResult
@@ -17,6 +23,8 @@ __all__ = [
     "S3Limits",
     "Source",
     "UploadResult",
+    "check_size_options",
+    "object_key",
     "open_source",
     "parse_s3_url",
     "stream_to_s3",

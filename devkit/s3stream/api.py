@@ -43,10 +43,21 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def make_s3_client(aws: AwsOptions, concurrency: int) -> S3Client:
-    """An S3 client tuned for streaming: retries, a pool per part, no payload hash."""
+def make_s3_client(
+    aws: AwsOptions, concurrency: int, deadline: float | None = None
+) -> S3Client:
+    """An S3 client tuned for streaming: retries, a pool per part, no payload hash.
+
+    With a deadline, no single request may outlast the time left (botocore's
+    default would wait 60 s for an answer).
+    """
     require_credentials(aws.session())
+    timeouts: dict[str, float] = {}
+    if deadline is not None:
+        left = min(60.0, max(1.0, deadline - time.monotonic()))
+        timeouts = {"connect_timeout": left, "read_timeout": left}
     return aws.s3(
+        **timeouts,
         # Standard retries resend a failed part from the buffer still held.
         retries={"mode": "standard", "max_attempts": 8},
         max_pool_connections=concurrency + 2,
@@ -69,7 +80,9 @@ def stream_to_s3(
     part_size: int | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     expected_size: int | None = None,
+    size_hint: int | None = None,
     content_type: str | None = None,
+    content_encoding: str | None = None,
     metadata: Mapping[str, str] | None = None,
     storage_class: str | None = None,
     sse: str | None = None,
@@ -100,14 +113,19 @@ def stream_to_s3(
         raise ConfigError("--no-overwrite and --if-match exclude each other")
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
+    check_size_options(expected_size, size_hint)
     started = time.monotonic()
+    if deadline is not None and started >= deadline:
+        raise UploadError("the deadline has already passed: nothing was written")
     src = open_source(source, headers, resume) if isinstance(source, str) else source
     try:
-        s3 = client or make_s3_client(aws or AwsOptions(), concurrency)
+        key = object_key(key, src)
+        s3 = client or make_s3_client(aws or AwsOptions(), concurrency, deadline)
         dest = Destination(
             bucket=bucket,
             key=key,
             content_type=_content_type(content_type, src, key),
+            content_encoding=content_encoding or src.content_encoding,
             metadata=dict(metadata or {}),
             storage_class=storage_class,
             sse=sse,
@@ -122,6 +140,7 @@ def stream_to_s3(
             part_size,
             concurrency,
             expected_size,
+            size_hint,
             limits,
             _until(deadline, on_bytes or _ignore),
             on_phase or _ignore,
@@ -140,6 +159,7 @@ def _stream(
     part_size: int | None,
     concurrency: int,
     expected_size: int | None,
+    size_hint: int | None,
     limits: S3Limits,
     on_bytes: Callable[[int], None],
     on_phase: Callable[[str], None],
@@ -153,7 +173,7 @@ def _stream(
             f"{src.name} announces {src.size} bytes "
             f"but --expected-size is {expected_size}"
         )
-    plan = plan_parts(announced, part_size, limits)
+    plan = plan_parts(announced, part_size, limits, hint=size_hint)
     check_condition(s3, dest)
     pool = _BufferPool(concurrency + 1)
     # +1: a body longer than announced must overflow the buffer to be caught.
@@ -170,7 +190,9 @@ def _stream(
             return put_single(s3, dest, body, expected)
 
     else:
-        upload = MultipartUpload(s3, dest, plan, concurrency, on_bytes, announced)
+        upload = MultipartUpload(
+            s3, dest, plan, concurrency, on_bytes, announced, deadline
+        )
         done, total = upload.run(src, first, pool)
         try:
             _check_length(src, total, announced)
@@ -208,6 +230,20 @@ def _stream(
         verified=verification.method,
         proof=verification.detail,
     )
+
+
+def check_size_options(expected_size: int | None, size_hint: int | None) -> None:
+    """An exact size and an estimate cannot both be given."""
+    if expected_size is not None and size_hint is not None:
+        raise ConfigError(
+            "give --expected-size (exact, checked) or --size-hint (an estimate), "
+            "not both"
+        )
+
+
+def object_key(key: str, src: Source) -> str:
+    """KEY, or KEY plus the source's file name when KEY ends in `/`."""
+    return key + src.name if key.endswith("/") else key
 
 
 def _check_length(src: Source, got: int, announced: int | None) -> None:

@@ -47,13 +47,17 @@ class PartPlan:
     first: int
     grows: bool
     limits: S3Limits
+    steady: int = 0  # with a size hint: parts kept at `first` before growing
 
     def size(self, part_number: int) -> int:
         """The size of part `part_number` (1-based)."""
         if not self.grows:
             return self.first
-        per_tier = max(1, self.limits.max_parts // GROWTH_TIERS)
-        tier = (part_number - 1) // per_tier
+        if part_number <= self.steady:
+            return self.first
+        budget = self.limits.max_parts - self.steady
+        per_tier = max(1, budget // GROWTH_TIERS)
+        tier = (part_number - self.steady - 1) // per_tier + (1 if self.steady else 0)
         return min(self.first << tier, self.limits.max_part)
 
     def capacity(self) -> int:
@@ -62,9 +66,16 @@ class PartPlan:
 
 
 def plan_parts(
-    size: int | None, part_size: int | None, limits: S3Limits = S3Limits()
+    size: int | None,
+    part_size: int | None,
+    limits: S3Limits = S3Limits(),
+    hint: int | None = None,
 ) -> PartPlan:
-    """Choose part sizes so the upload fits in the part budget; fail up front if not."""
+    """Choose part sizes so the upload fits in the part budget; fail up front if not.
+
+    `hint` (a stream's estimated size, never checked) sizes the parts so the
+    estimate takes half the part budget; past it, parts grow as without one.
+    """
     if part_size is not None and not limits.min_part <= part_size <= limits.max_part:
         raise ConfigError(
             f"part size {part_size} is outside S3's limits "
@@ -86,6 +97,13 @@ def plan_parts(
             )
         return PartPlan(first=chosen, grows=False, limits=limits)
     first = part_size or max(limits.default_part, limits.min_part)
+    if hint is not None and part_size is None:
+        half = max(1, limits.max_parts // 2)
+        unit = min(MiB, limits.min_part)
+        first = max(first, _round_up(math.ceil(hint / half), unit))
+        first = min(first, limits.max_part)
+        steady = min(half, max(1, math.ceil(hint / first)))
+        return PartPlan(first=first, grows=True, limits=limits, steady=steady)
     return PartPlan(first=first, grows=part_size is None, limits=limits)
 
 

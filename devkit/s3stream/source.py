@@ -87,8 +87,10 @@ def check_headers(headers: Mapping[str, str]) -> None:
     """Refuse a header HTTP cannot carry, naming it but never its value."""
     for name, value in headers.items():
         if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+            # Not echoed: a misplaced colon can put a token in the name.
             raise ConfigError(
-                f"header name {name[:40]!r} is not a valid HTTP header name"
+                "a header name is not a valid HTTP header name "
+                "(letters, digits and -, then ':' and the value)"
             )
         if "\r" in value or "\n" in value:
             raise ConfigError(f"header {name} has a line break in its value")

@@ -17,9 +17,11 @@ import queue
 import re
 import shlex
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,7 @@ class Destination:
     bucket: str
     key: str
     content_type: str = "application/octet-stream"
+    content_encoding: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     storage_class: str | None = None
     sse: str | None = None
@@ -61,6 +64,8 @@ class Destination:
             "Key": self.key,
             "ContentType": self.content_type,
         }
+        if self.content_encoding:
+            args["ContentEncoding"] = self.content_encoding
         if self.metadata:
             args["Metadata"] = self.metadata
         if self.storage_class:
@@ -143,8 +148,12 @@ class _BufferPool:
         for _ in range(count):
             self._free.put(None)  # allocated lazily, at the size first asked for
 
-    def acquire(self, size: int) -> bytearray:
-        buf = self._free.get()
+    def acquire(self, size: int, timeout: float | None = None) -> bytearray:
+        """A buffer of `size` bytes; FutureTimeout if none is free by `timeout`."""
+        try:
+            buf = self._free.get(timeout=timeout)
+        except queue.Empty:
+            raise FutureTimeout from None
         if buf is None or len(buf) != size:
             buf = bytearray(size)  # part sizes only grow: the old one is dropped
         return buf
@@ -184,9 +193,12 @@ class MultipartUpload:
         concurrency: int,
         on_bytes: Callable[[int], None],
         announced: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.client = client
         self.announced = announced
+        self.deadline = deadline  # a time.monotonic() value
+        self._late = False
         self.dest = dest
         self.plan = plan
         self.concurrency = concurrency
@@ -253,7 +265,9 @@ class MultipartUpload:
                     break  # the short part was the last
                 number += 1
                 left = None if self.announced is None else self.announced - total
-                buf = pool.acquire(buffer_size(self.plan.size(number), left))
+                buf = pool.acquire(
+                    buffer_size(self.plan.size(number), left), self._wait()
+                )
                 self._raise_part_error()
                 length = fill(source, buf, self.on_bytes)
                 if self.whole_md5 is not None:
@@ -272,12 +286,28 @@ class MultipartUpload:
                 if self.announced is not None and total > self.announced:
                     pool.release(buf)
                     break  # longer than announced: the caller's length check fails
-            parts = [f.result() for f in futures]
+            parts = [f.result(timeout=self._wait()) for f in futures]
+        except FutureTimeout:
+            self._late = True
+            raise self._deadline_error() from None
         finally:
             # On failure: drop queued parts, let those on the wire finish, so
-            # nothing uploads after the abort below.
-            executor.shutdown(wait=True, cancel_futures=True)
+            # nothing uploads after the abort below. Past the deadline, do not
+            # wait for them: the abort makes S3 refuse what they still send.
+            executor.shutdown(wait=not self._late, cancel_futures=True)
         return parts, total
+
+    def _wait(self) -> float | None:
+        """How long a wait may last: until the deadline (None: no deadline)."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    def _deadline_error(self) -> UploadError:
+        return UploadError(
+            "deadline reached while S3 was still receiving parts: "
+            "the upload was aborted, nothing was written"
+        )
 
     def _raise_part_error(self) -> None:
         with self._lock:

@@ -71,3 +71,83 @@ def test_weak_etag_is_named_as_such(s3, bucket, source):
         f"source closed after {100 * KiB} of {400 * KiB} bytes and has only a "
         "weak ETag, which cannot resume safely"
     )
+
+
+def test_user_headers_reach_the_origin_only(s3, bucket, source):
+    # Another port is another origin: the redirect target gets no user header.
+    from testing.http_source import HttpSource
+
+    with HttpSource() as other:
+        there = other.add("/data", 100 * KiB)
+        source.add("/same", 10, redirect_to=source.url("/moved"))
+        here = source.add("/moved", 10, redirect_to=other.url("/data"))
+        secrets = {"X-Api-Key": "K3Y", "Authorization": "Bearer T0K"}
+        stream_to_s3(source.url("/same"), bucket, "k", client=s3, headers=secrets)
+    assert here.requests[0]["X-Api-Key"] == "K3Y"  # same origin: kept
+    sent = there.requests[0]
+    assert "X-Api-Key" not in sent and "Authorization" not in sent
+    assert s3.head_object(Bucket=bucket, Key="k")["ContentLength"] == 100 * KiB
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_errors_never_show_the_query_string(s3, bucket, source):
+    # TLS to a plain-HTTP server: urllib3's own text names the whole URL.
+    source.add("/f", 10)
+    query = "?X-Amz-Credential=CRED123&X-Amz-Signature=SIG456"
+    url = f"https://127.0.0.1:{source.port}/f{query}"
+    with pytest.raises(SourceError) as err:
+        stream_to_s3(url, bucket, "k", client=s3)
+    message = str(err.value)
+    assert message.startswith(f"cannot reach https://127.0.0.1:{source.port}/f: TLS")
+    assert "CRED123" not in message and "SIG456" not in message
+    with pytest.raises(SourceError) as err:
+        stream_to_s3(f"http://127.0.0.1:{_free_port()}/f{query}", bucket, "k",
+                     client=s3)  # fmt: skip
+    assert str(err.value).endswith("/f: connection refused")
+    assert "SIG456" not in str(err.value)
+
+
+def test_a_long_url_is_cut_but_the_reason_kept(s3, bucket, source):
+    long_path = "/" + "d" * 400
+    url = f"https://127.0.0.1:{source.port}{long_path}"
+    with pytest.raises(SourceError) as err:
+        stream_to_s3(url, bucket, "k", client=s3)
+    message = str(err.value)
+    assert "..." in message and len(message) < 200
+    assert message.endswith(")") and ": TLS failed (" in message
+
+
+def test_content_encoding_is_carried_over(s3, bucket, source):
+    source.add("/e.csv.gz", 50 * KiB, content_type="text/csv", content_encoding="gzip")
+    stream_to_s3(source.url("/e.csv.gz"), bucket, "k", client=s3)
+    head = s3.head_object(Bucket=bucket, Key="k")
+    assert (head["ContentType"], head["ContentEncoding"]) == ("text/csv", "gzip")
+    from testing.http_source import body_bytes
+
+    body = s3.get_object(Bucket=bucket, Key="k")["Body"].read()
+    assert body == body_bytes(0, 50 * KiB)  # the bytes as served, not decoded
+
+
+@pytest.mark.parametrize(
+    ("path", "disposition", "key"),
+    [
+        ("/dir/my%20report%C3%A9.tar", None, "in/my reporté.tar"),
+        ("/export?id=7", 'attachment; filename="q3 export.csv"', "in/q3 export.csv"),
+        ("/x", "attachment; filename*=UTF-8''na%C3%AFve.txt", "in/naïve.txt"),
+        ("/x", 'attachment; filename="../../etc/passwd"', "in/passwd"),
+    ],
+)
+def test_key_ending_in_slash_takes_the_file_name(
+    s3, bucket, source, path, disposition, key
+):
+    source.add(path.split("?")[0], 10, content_disposition=disposition)
+    result = stream_to_s3(source.url(path), bucket, "in/", client=s3)
+    assert result.key == key
+    assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == 10

@@ -106,7 +106,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
     "--size-hint",
     callback=parse_size,
     metavar="SIZE",
-    help="Upper estimate of a stream's size, for part sizing only (never checked).",
+    help="Estimate of a stream's size, for part sizing only (not checked).",
 )
 @click.option("--content-type", help="Default: the source's, then a guess from KEY.")
 @click.option(

@@ -1,22 +1,27 @@
-"""Benchmark `devkit hook` beside its peers on a large real project.
+"""Benchmark `devkit hook` beside its peers on large real projects.
 
-Copies an installed pure-Python package into a temporary git repository (by
-default moto, 1,458 files and 492k lines, then pip, 441 files and 152k lines),
-writes its declared requirements to requirements.txt, commits, and runs on the
-same files, taking turns (one warm-up round, then --runs rounds; medians):
+Copies a project into a temporary git repository and commits it: by default
+Django's source distribution (`pip download django --no-binary :all:`, its
+whole tree with tests/, about 2,800 files, declaring its own requirements in
+pyproject.toml), then an installed moto (1,458 files and 492k lines, its
+requirements written to requirements.txt). Then runs on the same files,
+taking turns (one warm-up round, then --runs rounds; medians):
 
-- `devkit hook run --all-files` (requirements, pyflakes and debugger checks)
-- single-process `pyflakes` over the package
+- `devkit hook run --all-files` cold: the result cache emptied before each run
+- `devkit hook run --all-files` warm: the cache filled by the previous run
+  (an unchanged tree, as in CI or after a `git pull` that touched little)
+- single-process `pyflakes` over the tree
 - `pre-commit run --all-files` with local hooks only (`repo: local`,
   `language: system`): pyflakes and pre-commit-hooks' debug-statement-hook
-- `ruff check --select F --no-cache`, the speed ceiling
+- `ruff check --select F,T100 --no-cache`, the speed ceiling (its cache off:
+  ruff's own warm cache is a different measurement)
 
 then times a commit of 10 changed files through the installed hook. Wall
 time, CPU seconds (user + system of the whole process tree) and peak RSS (the
 largest process of the tree) come from os.wait4 in a small launcher process
 (so its own ~8 MiB is the floor of the RSS column). Not a test; not run by CI.
 
-    .venv/bin/python bench/hook.py [--package NAME ...] [--runs 5]
+    .venv/bin/python bench/hook.py [--sdist NAME ...] [--package NAME ...] [--runs 5]
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -54,6 +61,15 @@ repos:
         language: system
         types: [python]
 """
+
+
+@dataclass
+class Tool:
+    """A command, extra environment, and what to do before each run of it."""
+
+    cmd: list[str]
+    env: dict[str, str] | None = None
+    before: Callable[[], None] | None = None
 
 
 @dataclass
@@ -84,34 +100,44 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 def measure(cmd: list[str], cwd: Path, env: dict[str, str]) -> Sample:
     """Run `cmd` once; wall, CPU and peak RSS of its process tree."""
+    return measure_output(cmd, cwd, env)[0]
+
+
+def interleaved(
+    runs: int, tools: dict[str, Tool], cwd: Path, env: dict[str, str]
+) -> dict[str, tuple[Sample, bytes]]:
+    """One warm-up each, then `runs` rounds of every tool in turn; medians.
+
+    Taking turns spreads the load of a shared machine evenly over the tools.
+    Also returns each tool's last output, to compare findings.
+    """
+    samples: dict[str, list[Sample]] = {name: [] for name in tools}
+    outputs: dict[str, bytes] = {}
+    for round_ in range(runs + 1):
+        for name, tool in tools.items():
+            if tool.before:
+                tool.before()
+            tool_env = {**env, **(tool.env or {})}
+            sample, outputs[name] = measure_output(tool.cmd, cwd, tool_env)
+            if round_:
+                samples[name].append(sample)
+    return {name: (_median(found), outputs[name]) for name, found in samples.items()}
+
+
+def measure_output(
+    cmd: list[str], cwd: Path, env: dict[str, str]
+) -> tuple[Sample, bytes]:
+    """As `measure`, also returning the tool's stdout."""
     proc = subprocess.run(
         [sys.executable, "-S", "-c", LAUNCHER, *cmd],
         cwd=cwd, env=env, capture_output=True,
     )  # fmt: skip
     wall, cpu, rss_kib = proc.stderr.split()[-3:]
-    return Sample(
-        float(wall),
-        float(cpu),
-        int(rss_kib) / 1024,
-        proc.returncode,
+    sample = Sample(
+        float(wall), float(cpu), int(rss_kib) / 1024, proc.returncode,
         proc.stdout.count(b"\n"),
-    )
-
-
-def interleaved(
-    runs: int, tools: dict[str, list[str]], cwd: Path, env: dict[str, str]
-) -> dict[str, Sample]:
-    """One warm-up each, then `runs` rounds of every tool in turn; medians.
-
-    Taking turns spreads the load of a shared machine evenly over the tools.
-    """
-    samples: dict[str, list[Sample]] = {name: [] for name in tools}
-    for round_ in range(runs + 1):
-        for name, cmd in tools.items():
-            sample = measure(cmd, cwd, env)
-            if round_:
-                samples[name].append(sample)
-    return {name: _median(found) for name, found in samples.items()}
+    )  # fmt: skip
+    return sample, proc.stdout
 
 
 def make_repo(workdir: Path, package: str) -> tuple[Path, int, int]:
@@ -130,13 +156,32 @@ def make_repo(workdir: Path, package: str) -> tuple[Path, int, int]:
     return repo, len(files), lines
 
 
-def ten_file_commit(
-    repo: Path, package: str, runs: int, env: dict[str, str]
-) -> list[Sample]:
+def make_repo_from_sdist(workdir: Path, name: str) -> tuple[Path, str, int, int]:
+    """A repository holding a project's whole source distribution, as its git has it."""
+    download = workdir / "download"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+         "--no-binary", ":all:", "-d", str(download), name],
+        check=True,
+    )  # fmt: skip
+    [archive] = list(download.glob("*.tar.gz"))
+    with tarfile.open(archive) as tar:
+        tar.extractall(download, filter="data")
+    [tree] = [p for p in download.iterdir() if p.is_dir()]
+    repo = init_repo(workdir / "project")
+    shutil.copytree(tree, repo, dirs_exist_ok=True)
+    (repo / ".pre-commit-config.yaml").write_text(PRE_COMMIT_CONFIG.format(bin=BIN))
+    commit_all(repo)
+    files = [repo / p for p in git(repo, "ls-files", "*.py").stdout.splitlines()]
+    lines = sum(f.read_bytes().count(b"\n") for f in files)
+    return repo, tree.name, len(files), lines
+
+
+def ten_file_commit(repo: Path, runs: int, env: dict[str, str]) -> list[Sample]:
     """Commit 10 changed files through the installed hook, `runs` times."""
     install = [str(BIN / "devkit"), "hook", "install"]
     subprocess.run(install, cwd=repo, env=env, check=True, capture_output=True)
-    files = sorted((repo / package).rglob("*.py"), key=lambda p: p.stat().st_size)
+    files = sorted(repo.rglob("*.py"), key=lambda p: p.stat().st_size)
     chosen = files[len(files) // 2 : len(files) // 2 + 10]  # typical sizes, not tiny
     commits, hook_only = [], []
     for run in range(runs + 1):
@@ -170,51 +215,79 @@ def _median(samples: list[Sample]) -> Sample:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--sdist",
+        action="append",
+        help="project whose source distribution to download and copy (repeatable)",
+    )
+    parser.add_argument(
         "--package",
         action="append",
-        help="installed package to copy (repeatable; default: moto, then pip)",
+        help="installed package to copy (repeatable)",
     )
     parser.add_argument("--runs", type=int, default=5, help="measured runs per tool")
     args = parser.parse_args()
-    for package in args.package or ["moto", "pip"]:
-        bench_package(package, args.runs)
+    if not args.sdist and not args.package:
+        args.sdist, args.package = ["django"], ["moto"]
+    for name in args.sdist or []:
+        bench_project(name, args.runs, sdist=True)
+    for name in args.package or []:
+        bench_project(name, args.runs, sdist=False)
     return 0
 
 
-def bench_package(package: str, runs: int) -> None:
-    """Print one table for `package`: the four tools and the 10-file commit."""
+def bench_project(name: str, runs: int, sdist: bool) -> None:
+    """Print one table for a project: the tools, the cache and a 10-file commit."""
     with tempfile.TemporaryDirectory(prefix="devkit-bench-hook-") as tmp:
-        env = clean_env({"PRE_COMMIT_HOME": str(Path(tmp) / "pre-commit-cache")})
-        repo, n_files, n_lines = make_repo(Path(tmp), package)
-        version = metadata.version(package)
+        work = Path(tmp)
+        env = clean_env({"PRE_COMMIT_HOME": str(work / "pre-commit-cache")})
+        if sdist:
+            repo, label, n_files, n_lines = make_repo_from_sdist(work, name)
+            target = "."
+        else:
+            repo, n_files, n_lines = make_repo(work, name)
+            label, target = f"{name} {metadata.version(name)}", name
         load = os.getloadavg()[0]
-        print(f"\n{package} {version}: {n_files} files, {n_lines} lines; "
+        print(f"\n{label}: {n_files} files, {n_lines} lines; "
               f"{os.cpu_count()} CPUs; load average {load:.1f} before")  # fmt: skip
-        ruff = [str(BIN / "ruff"), "check", "--select", "F", "--no-cache"]
+        cold_cache, warm_cache = work / "cache-cold", work / "cache-warm"
+        devkit = [str(BIN / "devkit"), "hook", "run", "--all-files"]
+        ruff = [str(BIN / "ruff"), "check", "--isolated", "--select", "F,T100",
+                "--no-cache", "--output-format", "concise"]  # fmt: skip
         tools = {
-            "devkit hook run --all-files": [
-                str(BIN / "devkit"), "hook", "run", "--all-files"],
-            "pyflakes (one process)": [str(BIN / "pyflakes"), package],
-            "pre-commit run --all-files (pyflakes + debug-statements)": [
-                str(BIN / "pre-commit"), "run", "--all-files"],
-            "ruff check --select F --no-cache": [
-                *ruff, "--output-format", "concise", package],
+            "devkit hook run --all-files, cold cache": Tool(
+                devkit,
+                {"DEVKIT_CACHE_DIR": str(cold_cache)},
+                lambda: shutil.rmtree(cold_cache, ignore_errors=True),
+            ),
+            "devkit hook run --all-files, warm cache": Tool(
+                devkit, {"DEVKIT_CACHE_DIR": str(warm_cache)}
+            ),
+            "pyflakes (one process)": Tool([str(BIN / "pyflakes"), target]),
+            "pre-commit run --all-files (pyflakes + debug-statements)": Tool(
+                [str(BIN / "pre-commit"), "run", "--all-files"]
+            ),
+            "ruff check --select F,T100 --no-cache": Tool([*ruff, target]),
         }  # fmt: skip
         results = interleaved(runs, tools, repo, env)
-        hook, commit = ten_file_commit(repo, package, max(runs, 5), env)
+        hook, commit = ten_file_commit(repo, runs, env)
 
-    baseline = results["pyflakes (one process)"].wall
+    cold = results["devkit hook run --all-files, cold cache"]
+    warm = results["devkit hook run --all-files, warm cache"]
+    same = "identical" if cold[1] == warm[1] else "DIFFERENT"
+    baseline = results["pyflakes (one process)"][0].wall
     load = os.getloadavg()[0]
-    print(f"medians of {runs} runs after a warm-up; load {load:.1f} after\n")
+    print(f"medians of {runs} runs after a warm-up; load {load:.1f} after; "
+          f"cold/warm findings {same}; warm is {cold[0].wall / warm[0].wall:.1f}x "
+          "faster than cold\n")  # fmt: skip
     print("| tool | wall s | CPU s | peak RSS MiB | vs pyflakes | output lines |")
     print("|---|---|---|---|---|---|")
-    for name, s in results.items():
-        print(f"| {name} | {s.wall:.2f} | {s.cpu:.2f} | {s.rss_mib:.0f} "
+    for tool_name, (s, _) in results.items():
+        print(f"| {tool_name} | {s.wall:.2f} | {s.cpu:.2f} | {s.rss_mib:.0f} "
               f"| {baseline / s.wall:.2f}x | {s.output_lines} |")  # fmt: skip
     ten = (("10 staged files: devkit hook run", hook),
            ("10 staged files: git commit through the hook", commit))  # fmt: skip
-    for name, s in ten:
-        print(f"| {name} | {s.wall:.3f} | {s.cpu:.3f} | {s.rss_mib:.0f} | | |")
+    for tool_name, s in ten:
+        print(f"| {tool_name} | {s.wall:.3f} | {s.cpu:.3f} | {s.rss_mib:.0f} | | |")
 
 
 if __name__ == "__main__":

@@ -21,32 +21,40 @@ EXECUTABLE = 0o755  # git hooks
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path, *, mode: int | None = None) -> Iterator[BinaryIO]:
+def atomic_writer(
+    path: Path, *, mode: int | None = None, durable: bool = True
+) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces `path` when the block ends cleanly.
 
     `mode` None gives an ordinary file (0666 less the umask); PRIVATE keeps
     the 0600 that mkstemp creates, so a secret is never readable by others,
     not even for a moment. On any exception the temporary file is removed and
     `path` is left as it was. OSError propagates: callers name the file.
+    `durable=False` skips the fsyncs, for files whose loss in a crash costs
+    nothing (cache entries): still atomic, never half-written.
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, _ordinary_mode() if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path, data: bytes, *, mode: int | None = None, durable: bool = True
+) -> None:
     """Replace `path` with `data` atomically (see atomic_writer)."""
-    with atomic_writer(path, mode=mode) as handle:
+    with atomic_writer(path, mode=mode, durable=durable) as handle:
         handle.write(data)
 
 

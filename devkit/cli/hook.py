@@ -31,19 +31,30 @@ def hook_group() -> None:
     help="Processes (default: one per core).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No per-check summary on stderr.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Check every file afresh; neither read nor write the result cache.",
+)
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 def run_cmd(
-    all_files: bool, jobs: int | None, quiet: bool, paths: tuple[str, ...]
+    all_files: bool,
+    jobs: int | None,
+    quiet: bool,
+    no_cache: bool,
+    paths: tuple[str, ...],
 ) -> int:
     """Check staged files; exit 1 on findings.
 
     With no arguments, the staged content of the staged Python files is read
     from the index (the working tree is never touched). --all-files checks
     every tracked Python file as staged; PATHs are checked as they are on disk.
+    Per-file results are cached by content in the user cache folder, so
+    unchanged files are not checked again.
     """
     from devkit.hook.run import run_hook
 
-    result = run_hook(paths, all_files=all_files, jobs=jobs)
+    result = run_hook(paths, all_files=all_files, jobs=jobs, use_cache=not no_cache)
     # Bytes, so a path that is not valid UTF-8 prints as git stores it.
     out = sys.stdout.buffer
     out.writelines(os.fsencode(f.format() + "\n") for f in result.findings)
@@ -52,7 +63,10 @@ def run_cmd(
         for summary in result.summaries:
             state = summary.skipped or _plural(summary.findings, "finding")
             sys.stderr.write(f"{summary.check}: {state}\n")
-        sys.stderr.write(f"checked {_plural(result.files, 'file')}\n")
+        cached = (
+            f" ({result.cached} unchanged, from the cache)" if result.cached else ""
+        )
+        sys.stderr.write(f"checked {_plural(result.files, 'file')}{cached}\n")
     return ExitCode.OK if result.ok else ExitCode.FAILURE
 
 

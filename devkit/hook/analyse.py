@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -38,7 +38,7 @@ class FileResult:
     path: str
     findings: list[Finding]
     imports: list[ImportUse]
-    noqa: dict[int, frozenset[str] | None]
+    noqa: dict[int, Collection[str] | None]
 
 
 def analyse(path: str, source: bytes, settings: FileSettings) -> FileResult:
@@ -89,11 +89,11 @@ def _collect_per_file() -> Iterator[None]:
             gc.enable()
 
 
-def noqa_lines(source: bytes) -> dict[int, frozenset[str] | None]:
+def noqa_lines(source: bytes) -> dict[int, Collection[str] | None]:
     """Line number -> codes its `# noqa` names (None: every finding)."""
     if b"noqa" not in source and b"NOQA" not in source:
         return {}
-    lines: dict[int, frozenset[str] | None] = {}
+    lines: dict[int, Collection[str] | None] = {}
     for number, line in enumerate(source.splitlines(), start=1):
         match = _NOQA.search(line)
         if match:
@@ -106,7 +106,7 @@ def noqa_lines(source: bytes) -> dict[int, frozenset[str] | None]:
     return lines
 
 
-def suppressed(finding: Finding, noqa: dict[int, frozenset[str] | None]) -> bool:
+def suppressed(finding: Finding, noqa: dict[int, Collection[str] | None]) -> bool:
     """Whether a `# noqa` on the finding's line covers it (never a syntax error)."""
     # A file that does not parse was not checked at all: as pyflakes, ruff
     # and debug-statements, no comment lets it through.

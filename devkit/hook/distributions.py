@@ -10,11 +10,20 @@ be installed; the suggestion names the first candidate found.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import importlib.util
+import marshal
+import os
+import sys
 from importlib import metadata
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
+
+from devkit.fileio import atomic_write, make_private_dirs
+from devkit.paths import cache_dir
 
 # import name (or dotted prefix) -> distribution(s). Only names that differ
 # from their distribution after PEP 503 normalisation belong here.
@@ -125,9 +134,46 @@ def _importable(top: str) -> bool:
 
 @functools.cache
 def _packages_distributions() -> dict[str, list[str]]:
-    # Reads every installed distribution's metadata: done only when cheaper
-    # candidates have not already matched a declared requirement.
-    return dict(metadata.packages_distributions())
+    # Reads every installed distribution's metadata (~0.2 s for 400 of them):
+    # done only when cheaper candidates have not matched a declared
+    # requirement, and kept in the cache folder until the environment changes.
+    path = cache_dir("hook") / f"env-{_environment_key()}.marshal"
+    with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
+        loaded = marshal.loads(path.read_bytes())
+        if isinstance(loaded, dict):
+            return loaded
+    found = {k: list(v) for k, v in metadata.packages_distributions().items()}
+    with contextlib.suppress(OSError):
+        make_private_dirs(path.parent)
+        atomic_write(path, marshal.dumps(found), durable=False)
+        _prune_environments(path)
+    return found
+
+
+def _environment_key() -> str:
+    # An install or removal adds or deletes a *.dist-info folder, which changes
+    # the mtime of the site-packages folder holding it. Other sys.path entries
+    # (the script's folder, the project being checked) count by name only:
+    # their mtimes change with every file created there.
+    digest = hashlib.sha256(sys.version.encode())
+    for entry in sys.path:
+        stamp = -1
+        if "-packages" in entry:
+            with contextlib.suppress(OSError):
+                stamp = os.stat(entry).st_mtime_ns
+        digest.update(f"\0{entry}\0{stamp}".encode())
+    return digest.hexdigest()[:24]
+
+
+def _prune_environments(keep: Path, limit: int = 4) -> None:
+    others = sorted(
+        (p for p in keep.parent.glob("env-*.marshal") if p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in others[limit - 1 :]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 @functools.cache

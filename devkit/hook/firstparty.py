@@ -40,11 +40,17 @@ class LocalModules:
                 folder = folder.rpartition("/")[0]
         self.folders.update(self.packages)
         self._roots: dict[str, tuple[str, ...]] = {}
+        self._owned: dict[tuple[str, tuple[str, ...]], bool] = {}
 
     def owns(self, dotted: str, importer: str) -> bool:
         """Whether `dotted`, imported by the file at `importer`, is the project's."""
-        parts = dotted.split(".")
-        return any(self._resolves(root, parts) for root in self._roots_of(importer))
+        roots = self._roots_of(importer)
+        known = self._owned.get((dotted, roots))
+        if known is None:
+            parts = dotted.split(".")
+            known = any(self._resolves(root, parts) for root in roots)
+            self._owned[(dotted, roots)] = known
+        return known
 
     def _roots_of(self, importer: str) -> tuple[str, ...]:
         folder = posixpath.dirname(importer)

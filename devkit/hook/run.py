@@ -12,12 +12,19 @@ from pathlib import Path
 from devkit.errors import ConfigError
 from devkit.hook import git
 from devkit.hook.analyse import FileResult, FileSettings, analyse_batch, suppressed
+from devkit.hook.cache import ResultCache, blob_id
 from devkit.hook.checks.requirements_check import RequirementsCheck
 from devkit.hook.config import CHECKS, HookConfig, parse_pyproject
 from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, read_declared
 from devkit.hook.findings import Finding
 from devkit.hook.firstparty import LocalModules
-from devkit.hook.sources import DiskSource, IndexSource, Source, files_on_disk
+from devkit.hook.sources import (
+    DiskSource,
+    IndexSource,
+    Source,
+    files_on_disk,
+    is_python,
+)
 
 # Below this much source, starting workers (~30 ms) costs more than it saves
 # (checking runs at roughly 2-3 MB of source per CPU second).
@@ -41,6 +48,7 @@ class RunResult:
     findings: list[Finding]
     files: int
     summaries: list[CheckSummary] = field(default_factory=list)
+    cached: int = 0  # files whose per-file results came from the cache
 
     @property
     def ok(self) -> bool:
@@ -53,27 +61,87 @@ def run_hook(
     all_files: bool = False,
     cwd: str | Path | None = None,
     jobs: int | None = None,
+    use_cache: bool = True,
+    cache_root: Path | None = None,
 ) -> RunResult:
-    """Check the staged Python files (or all tracked ones, or `paths` on disk)."""
+    """Check the staged Python files (or all tracked ones, or `paths` on disk).
+
+    Per-file results are kept in the user cache folder (see devkit.hook.cache)
+    unless `use_cache` is False; `cache_root` overrides where.
+    """
     root = git.repo_root(cwd)
     explicit = list(paths)
     if explicit and all_files:
         raise ConfigError("pass either --all-files or paths, not both")
     source: Source
+    index: IndexSource | None = None
     if explicit:
         source = DiskSource(root)
-        files = files_on_disk(root, explicit, Path(cwd or os.getcwd()))
+        on_disk = files_on_disk(root, explicit, Path(cwd or os.getcwd()))
+        items = [_Item(p, blob_id(data), data) for p, data in on_disk]
     else:
         source = index = IndexSource(root)
-        files = index.python_files(all_files)
+        items = [
+            _Item(e.path, None if e.conflicted else e.blob)
+            for e in index.candidates(all_files)
+        ]
     config = parse_pyproject(source.read("pyproject.toml"))
-    files = [(p, data) for p, data in files if not config.excluded(p)]
-    results = _analyse_all(files, _settings(config, files), jobs)
-    return _collect(root, results, config, source)
+    items = [i for i in items if not config.excluded(i.path)]
+    settings = _settings(config, [i.path for i in items])
+    cache = ResultCache(settings, cache_root) if use_cache else None
+    results, todo = _from_cache(cache, items)
+    if index is not None and todo:
+        entries = [git.IndexEntry(i.path, i.blob or "", i.blob is None) for i in todo]
+        for item, data in zip(todo, index.contents(entries), strict=True):
+            item.data = data
+    files = []
+    for item in todo:
+        if item.data is not None and is_python(item.path, item.data[:128]):
+            files.append((item.path, item.data))
+        elif cache is not None and item.blob is not None:
+            cache.put(item.blob, item.path, None)  # not Python: never read again
+    fresh = _analyse_all(files, settings, jobs)
+    if cache is not None:
+        blobs = {i.path: i.blob for i in todo}
+        for result in fresh:
+            blob = blobs[result.path]
+            if blob is not None:
+                cache.put(blob, result.path, result)
+        cache.save()
+    run = _collect(root, results + fresh, config, source)
+    run.cached = len(results)
+    return run
 
 
-def _settings(config: HookConfig, files: list[tuple[str, bytes]]) -> FileSettings:
-    allowed = {p: config.debugger_allowed(p) for p, _ in files}
+@dataclass
+class _Item:
+    """A file to check: its path, blob id (None: conflicted), content once read."""
+
+    path: str
+    blob: str | None
+    data: bytes | None = None
+
+
+def _from_cache(
+    cache: ResultCache | None, items: list[_Item]
+) -> tuple[list[FileResult], list[_Item]]:
+    """Results the cache holds, and the items still to check."""
+    if cache is None:
+        return [], items
+    results, todo = [], []
+    for item in items:
+        found, result = (
+            (False, None) if item.blob is None else cache.get(item.blob, item.path)
+        )
+        if not found:
+            todo.append(item)
+        elif result is not None:
+            results.append(result)
+    return results, todo
+
+
+def _settings(config: HookConfig, paths: list[str]) -> FileSettings:
+    allowed = {p: config.debugger_allowed(p) for p in paths}
     return FileSettings(
         builtins=config.builtins,
         pyflakes=config.runs("pyflakes"),

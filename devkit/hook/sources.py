@@ -46,8 +46,11 @@ class IndexSource(Source):
         self._cache: dict[str, bytes | None] = {}
         self._tracked: list[str] | None = None
 
-    def python_files(self, all_files: bool) -> list[tuple[str, bytes]]:
-        """Staged (or all tracked) Python files with their content from the index."""
+    def candidates(self, all_files: bool) -> list[git.IndexEntry]:
+        """Staged (or all tracked) files that may be Python, by name.
+
+        The config files' content is read on the way, in the same git call.
+        """
         if all_files:
             entries = git.index_entries(self.root)
             self._tracked = [e.path for e in entries]
@@ -59,24 +62,32 @@ class IndexSource(Source):
             if not staged:
                 return []
             entries = git.index_entries(self.root, [*staged, *_CONFIG_FILES])
-        files = []
-        blobs = git.read_blobs(self.root, [e.blob for e in entries])
-        for entry, data in zip(entries, blobs, strict=True):
-            if entry.conflicted:
-                # Unresolved: no staged version exists. Check the file as the
-                # user sees it (conflict markers are a syntax error), never a
-                # side or the merge base.
-                on_disk = DiskSource(self.root).read(entry.path)
-                if on_disk is None:
-                    continue
-                data = on_disk
-            if _is_config(entry.path):
-                self._cache[entry.path] = data
-            elif is_python(entry.path, data[:128]):
-                files.append((entry.path, data))
+        configs = [e for e in entries if _is_config(e.path)]
+        for entry, data in zip(configs, self.contents(configs), strict=True):
+            self._cache[entry.path] = data
         for name in _CONFIG_FILES:
             self._cache.setdefault(name, None)
-        return files
+        return [e for e in entries if not _is_config(e.path)]
+
+    def contents(self, entries: list[git.IndexEntry]) -> list[bytes | None]:
+        """The staged content of each entry (None: a conflicted file now gone)."""
+        staged = iter(
+            git.read_blobs(self.root, [e.blob for e in entries if not e.conflicted])
+        )
+        # Unresolved merges have no staged version: check the file as the user
+        # sees it (conflict markers are a syntax error), never a side or the base.
+        disk = DiskSource(self.root)
+        return [disk.read(e.path) if e.conflicted else next(staged) for e in entries]
+
+    def python_files(self, all_files: bool) -> list[tuple[str, bytes]]:
+        """Staged (or all tracked) Python files with their content from the index."""
+        entries = self.candidates(all_files)
+        pairs = zip(entries, self.contents(entries), strict=True)
+        return [
+            (e.path, data)
+            for e, data in pairs
+            if data is not None and is_python(e.path, data[:128])
+        ]
 
     def read(self, path: str) -> bytes | None:
         if path not in self._cache:

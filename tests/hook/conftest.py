@@ -13,6 +13,12 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """Each test has its own result cache, never the user's."""
+    monkeypatch.setenv("DEVKIT_CACHE_DIR", str(tmp_path / "devkit-cache"))
+
+
+@pytest.fixture(autouse=True)
 def _no_outer_git(monkeypatch):
     """Tests run git in their own repositories, never the one around the suite."""
     for var in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_PREFIX"):

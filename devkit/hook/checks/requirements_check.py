@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.utils import canonicalize_name
 
@@ -42,12 +43,12 @@ _COMPOUND = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ImportUse:
+class ImportUse(NamedTuple):
     """An absolute import: dotted module (plus imported name) and where it is.
 
     `optional` marks imports guarded by try/except ImportError or made only
     under TYPE_CHECKING, a platform or a Python version: they need no requirement.
+    A plain tuple so the result cache stores and returns it as is.
     """
 
     dotted: str
@@ -141,23 +142,22 @@ class RequirementsCheck:
         findings: list[Finding] = []
         seen: set[str] = set()  # module names already judged
         reported: set[str] = set()  # distributions already named
-        for use in uses:
-            if use.optional or self._not_third_party(use.dotted, path):
+        # Unpacked by position: cached imports come back as plain tuples.
+        for dotted, line, col, optional in uses:
+            if optional or self._not_third_party(dotted, path):
                 continue
-            name = distributions.display_name(use.dotted, self.module_map)
+            name = distributions.display_name(dotted, self.module_map)
             if name in seen:
                 continue
             seen.add(name)
-            missing = self._missing(use.dotted)
+            missing = self._missing(dotted)
             if missing and canonicalize_name(missing) not in reported:
                 reported.add(canonicalize_name(missing))
                 message = (
                     f"'{name}' is imported but no requirement provides it "
                     f"(add {missing})"
                 )
-                findings.append(
-                    Finding(path, use.line, use.col, message, "requirements", CODE)
-                )
+                findings.append(Finding(path, line, col, message, "requirements", CODE))
         return findings
 
     def _not_third_party(self, dotted: str, importer: str) -> bool:

@@ -1,0 +1,202 @@
+"""Per-file results kept between runs, so an unchanged tree is re-checked at once.
+
+What is kept is the per-file work (`analyse`): pyflakes' and the debugger
+check's findings, the file's imports and its `# noqa` lines. An entry's key is
+the file's blob id (git's, or the same SHA-1 computed for a file on disk), its
+path (findings carry it) and the debuggers allowed there; the folder it lives
+in is named by everything else the work depends on: the check settings, the
+code of devkit's hook, pyflakes' and Python's versions. Whether an import is
+declared is decided afresh on every run from the cached imports, so a changed
+requirements file, pyproject.toml or a new module of the project can never
+leave a stale verdict.
+
+Entries live in 256 shard files per folder under the user cache folder
+(`devkit.paths.cache_dir("hook")`), marshal-encoded (data only, nothing that
+runs code when read), each replaced atomically; a shard over its size bound
+drops its oldest entries, and only the few most recently used folders are kept.
+A missing, truncated or foreign shard is a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import shutil
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, cast
+
+from devkit.fileio import atomic_write, make_private_dirs
+from devkit.hook.analyse import FileResult, FileSettings
+from devkit.hook.checks.requirements_check import ImportUse
+from devkit.hook.findings import Finding
+from devkit.paths import cache_dir
+
+FORMAT = 1
+SHARD_BYTES = 512 * 1024  # 256 shards: at most 128 MiB per settings folder
+KEEP_FOLDERS = 4  # settings folders kept (other settings, older devkits)
+
+# A cached entry: None for "not a Python file" (an extension-less file
+# without a python shebang), else findings, imports and noqa lines as tuples.
+Entry = tuple[object, ...] | None
+
+
+def blob_id(data: bytes) -> str:
+    """git's blob id for `data` (SHA-1 repositories), for files read from disk."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass
+class CacheStats:
+    """How many files came from the cache and how many were checked."""
+
+    hits: int = 0
+    misses: int = 0
+
+
+class ResultCache:
+    """Lookups and stores of per-file results for one set of check settings."""
+
+    def __init__(self, settings: FileSettings, root: Path | None = None) -> None:
+        self.base = root if root is not None else cache_dir("hook")
+        self.folder = self.base / _fingerprint(settings)
+        self._settings = settings
+        self._shards: dict[str, dict[str, Entry]] = {}
+        self._dirty: set[str] = set()
+        self.stats = CacheStats()
+
+    def key(self, blob: str, path: str) -> str:
+        """The entry key of one file: content, path, and debuggers allowed there."""
+        allowed = self._settings.allowed_debuggers.get(path, frozenset())
+        return f"{blob}\0{path}\0{','.join(sorted(allowed))}"
+
+    def get(self, blob: str, path: str) -> tuple[bool, FileResult | None]:
+        """(found, result): result None for a file known not to be Python."""
+        entry = self._shard(blob).get(self.key(blob, path), _MISSING)
+        if entry is _MISSING:
+            self.stats.misses += 1
+            return False, None
+        self.stats.hits += 1
+        return True, _decode(path, entry)
+
+    def put(self, blob: str, path: str, result: FileResult | None) -> None:
+        """Remember one file's result (None: not a Python file)."""
+        self._shard(blob)[self.key(blob, path)] = _encode(result)
+        self._dirty.add(blob[:2])
+
+    def save(self) -> None:
+        """Write the shards that changed; any failure only costs a later miss."""
+        if not self._dirty:
+            return
+        try:
+            make_private_dirs(self.folder)
+            for name in sorted(self._dirty):
+                self._write_shard(name)
+            _prune_folders(self.base, keep=self.folder)
+        except OSError:
+            pass  # a read-only or full disk: the run's findings stand
+        self._dirty.clear()
+
+    def _shard(self, blob: str) -> dict[str, Entry]:
+        name = blob[:2]
+        shard = self._shards.get(name)
+        if shard is None:
+            shard = self._shards[name] = _read_shard(self.folder / name)
+        return shard
+
+    def _write_shard(self, name: str) -> None:
+        # Another run may have written this shard since it was read: merge,
+        # so two concurrent runs lose nothing but each other's overlap.
+        entries = _read_shard(self.folder / name)
+        entries.update(self._shards[name])
+        data = marshal.dumps((FORMAT, entries))
+        while len(data) > SHARD_BYTES and entries:
+            # Oldest first (dicts keep insertion order): drop the older half.
+            for key in list(entries)[: max(1, len(entries) // 2)]:
+                del entries[key]
+            data = marshal.dumps((FORMAT, entries))
+        # Not fsync'd: a cache entry lost in a crash is only a miss, and 256
+        # fsyncs would cost a cold run more than the cache saves.
+        atomic_write(self.folder / name, data, durable=False)
+
+
+_MISSING: Entry = ("missing",)
+
+
+def _read_shard(path: Path) -> dict[str, Entry]:
+    try:
+        with open(path, "rb") as handle:
+            loaded = marshal.load(handle)
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if (
+        isinstance(loaded, tuple)
+        and len(loaded) == 2
+        and loaded[0] == FORMAT
+        and isinstance(loaded[1], dict)
+    ):
+        return loaded[1]
+    return {}
+
+
+def _encode(result: FileResult | None) -> Entry:
+    if result is None:
+        return None
+    return (
+        tuple((f.line, f.col, f.message, f.check, f.code) for f in result.findings),
+        # Optional imports never need a requirement: not worth keeping.
+        tuple(tuple(u) for u in result.imports if not u.optional),
+        {n: None if c is None else tuple(c) for n, c in result.noqa.items()},
+    )
+
+
+def _decode(path: str, entry: Entry) -> FileResult | None:
+    # Kept as stored where the readers accept it (imports unpack as tuples,
+    # noqa codes are only tested with `in`): a warm run decodes little.
+    if entry is None:
+        return None
+    findings, imports, noqa = cast(tuple[Any, list[ImportUse], dict[int, Any]], entry)
+    return FileResult(path, [Finding(path, *f) for f in findings], imports, noqa)
+
+
+def _fingerprint(settings: FileSettings) -> str:
+    """The folder name: everything a file's result depends on besides the file."""
+    import pyflakes
+
+    digest = hashlib.sha256()
+    for item in (
+        FORMAT,
+        sys.version,
+        pyflakes.__version__,
+        *_code_identity(),
+        *(
+            repr(getattr(settings, f.name))
+            for f in fields(settings)
+            if f.name != "allowed_debuggers"  # per path: in the entry key
+        ),
+    ):
+        digest.update(str(item).encode() + b"\0")
+    return f"v{FORMAT}-{digest.hexdigest()[:24]}"
+
+
+def _code_identity() -> Iterable[str]:
+    # devkit's version alone would miss an edited source checkout (an editable
+    # install keeps its version); the size and mtime of the hook's own modules
+    # change with any install or edit, and cost a few stat calls.
+    package = Path(__file__).parent
+    for path in sorted([*package.glob("*.py"), *package.glob("checks/*.py")]):
+        stat = path.stat()
+        yield f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _prune_folders(base: Path, keep: Path) -> None:
+    folders = [p for p in base.iterdir() if p.is_dir() and p != keep]
+    folders.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in folders[KEEP_FOLDERS - 1 :]:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(old)
+    os.utime(keep)  # the folder in use is the newest

@@ -18,6 +18,21 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 class S3Server:
     """A running moto server; `client()` returns a boto3 S3 client for it."""
 
+    kind = "moto"  # as testing/s3_others.py's servers say which they are
+
+    def can(self, feature: str) -> bool:
+        """moto does all that the tests ask of an S3 server (see s3_others.CANNOT)."""
+        return True
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """Environment for a devkit subprocess talking to this server."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+
     def __init__(self) -> None:
         # Always pass ip_address: the default binds 0.0.0.0.
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -194,3 +194,109 @@ def _event_line(event: dict[str, object], seconds: float) -> str:
     return (
         f"{event['id']:>6}  +{seconds:>10.3f}s  {event['type']:<28} {detail}".rstrip()
     )
+
+
+@sfn_group.group("new")
+def new_group() -> None:
+    """Write a new project from a template."""
+
+
+@new_group.command("gatekeeper")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--check",
+    type=click.Choice(["s3-prefix", "sqs-empty", "marker", "custom"]),
+    default="s3-prefix",
+    show_default=True,
+    help="What 'ready' means.",
+)
+@click.option(
+    "--interval",
+    type=click.IntRange(1, 99_999_999),
+    default=5,
+    show_default=True,
+    help="IntervalSeconds.",
+)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(min=1.0),
+    default=2.0,
+    show_default=True,
+    help="BackoffRate.",
+)
+@click.option(
+    "--max-delay",
+    type=click.IntRange(1, 31_622_400),
+    default=60,
+    show_default=True,
+    help="MaxDelaySeconds.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(0, 99_999_999),
+    default=30,
+    show_default=True,
+    help="MaxAttempts.",
+)
+@click.option(
+    "--jitter/--no-jitter", default=True, show_default=True, help="JitterStrategy FULL."
+)
+@click.option(
+    "--no-force",
+    is_flag=True,
+    help="Fail when the retries run out instead of moving on.",
+)
+@click.option(
+    "--query-language",
+    type=click.Choice(["jsonpath", "jsonata"]),
+    default="jsonpath",
+    show_default=True,
+)
+@click.option(
+    "--force", "overwrite", is_flag=True, help="Write into a non-empty DIRECTORY."
+)
+@output_options
+def new_gatekeeper_cmd(
+    directory: Path,
+    check: str,
+    interval: int,
+    backoff: float,
+    max_delay: int,
+    max_attempts: int,
+    jitter: bool,
+    no_force: bool,
+    query_language: str,
+    overwrite: bool,
+    out: Output,
+) -> int:
+    """Write a gatekeeper poll loop: machine, Lambda handler and its test."""
+    from devkit.sfn.scaffold import GatekeeperOptions, new_gatekeeper
+
+    opts = GatekeeperOptions(
+        check=check,
+        interval=interval,
+        backoff=backoff,
+        max_delay=max_delay,
+        max_attempts=max_attempts,
+        jitter=jitter,
+        force=not no_force,
+        query_language=query_language,
+    )
+    made = new_gatekeeper(directory, opts, overwrite)
+    if out.json:
+        out.result_json(
+            {
+                "directory": str(made.directory),
+                "files": [str(p) for p in made.files],
+                "timeout_seconds": made.timeout_seconds,
+            }
+        )
+        return ExitCode.OK
+    for path in made.files:
+        out.result(str(path))
+    machine = directory / "statemachine.asl.json"
+    out.info(f"next: devkit sfn check {machine}")
+    out.info(
+        f"      devkit sfn simulate {machine} --task 'Gatekeeper=NotReadyError*4,{{}}'"
+    )
+    return ExitCode.OK

@@ -94,3 +94,22 @@ def express_integration(ctx: Context) -> Iterator[tuple[str, str]]:
                     f"{name!r} uses {resource.rsplit('.', 1)[-1]}, "
                     "which Express does not support",
                 )
+
+
+@rule(
+    "MACHINE_TIMEOUT_TOO_SHORT",
+    ERROR,
+    "raise the machine's TimeoutSeconds above the loop's worst-case wait",
+)
+def machine_timeout(ctx: Context) -> Iterator[tuple[str, str]]:
+    """A machine TimeoutSeconds that ends the execution before its loop can finish."""
+    timeout = ctx.doc.get("TimeoutSeconds")
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool):
+        return
+    for b in budgets(ctx.doc):
+        if b.kind in ("retry", "catch-force") and b.delay_max >= timeout:
+            yield (
+                "/TimeoutSeconds",
+                f"TimeoutSeconds {timeout:,} s ends the execution before loop "
+                f"{' -> '.join(b.states)} is done waiting ({b.delay_max:,.0f} s)",
+            )

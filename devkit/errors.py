@@ -17,6 +17,11 @@ class ExitCode(IntEnum):
     REJECTED = 8  # an incoming message failed verification (a forged push)
     FUNCTION_TIMEOUT = 9  # lambda-run: the function ran past its timeout
     FUNCTION_CRASH = 10  # lambda-run: the runtime process died without an answer
+    # sfn wait: how the execution ended (20s, clear of the per-command codes above)
+    EXECUTION_FAILED = 20
+    EXECUTION_TIMED_OUT = 21
+    EXECUTION_ABORTED = 22
+    WAIT_TIMEOUT = 23  # --timeout passed while the execution was still running
     INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 

@@ -39,6 +39,26 @@ class OracleRun:
     waits: list[float] = field(default_factory=list)
 
 
+def create_role(iam: Any, name: str) -> dict[str, Any]:
+    """An IAM role Lambda and Step Functions may assume (moto checks the trust)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {
+                    "Service": ["lambda.amazonaws.com", "states.amazonaws.com"]
+                },
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role: dict[str, Any] = iam.create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    return role
+
+
 def _zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -91,22 +111,7 @@ def run_in_moto(
     }
     waits: list[float] = []
     with mock_aws(config=config), _patched(handlers, waits):  # type: ignore[arg-type]
-        iam = boto3.client("iam", region_name=REGION)
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {
-                        "Service": ["lambda.amazonaws.com", "states.amazonaws.com"]
-                    },
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        role = iam.create_role(
-            RoleName="sfn-oracle", AssumeRolePolicyDocument=json.dumps(trust)
-        )
+        role = create_role(boto3.client("iam", region_name=REGION), "sfn-oracle")
         lam = boto3.client("lambda", region_name=REGION)
         arns = {}
         for name in handlers:

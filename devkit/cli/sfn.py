@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from devkit.cli.options import output_options
+from devkit.aws import AwsOptions
+from devkit.cli.options import aws_options, output_options
 from devkit.console import Output
 from devkit.errors import ExitCode
 
@@ -299,4 +300,99 @@ def new_gatekeeper_cmd(
     out.info(
         f"      devkit sfn simulate {machine} --task 'Gatekeeper=NotReadyError*4,{{}}'"
     )
+    return ExitCode.OK
+
+
+@sfn_group.command("deploy")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--name", help="State machine name [default: DIRECTORY's name].")
+@click.option(
+    "--role-arn",
+    help="IAM role for the function and the machine (needed to create them).",
+)
+@click.option("--runtime", help="Lambda runtime [default: lambda-package's].")
+@click.option("--arch", help="x86_64 or arm64 [default: x86_64].")
+@click.option("--no-index", is_flag=True, help="Do not use the package index.")
+@click.option(
+    "--find-links", multiple=True, metavar="DIR|URL", help="Extra wheel location."
+)
+@aws_options
+@output_options
+def deploy_cmd(
+    directory: Path,
+    name: str | None,
+    role_arn: str | None,
+    runtime: str | None,
+    arch: str | None,
+    no_index: bool,
+    find_links: tuple[str, ...],
+    aws: AwsOptions,
+    out: Output,
+) -> int:
+    """Build the gatekeeper's zip and create or update the function and machine."""
+    from devkit.lambda_package import InstallOptions
+    from devkit.sfn.deploy import SfnDeployOptions, deploy_project
+
+    opts = SfnDeployOptions(
+        directory=directory,
+        name=name or directory.resolve().name,
+        role_arn=role_arn,
+        runtime=runtime,
+        arch=arch,
+        install=InstallOptions(no_index=no_index, find_links=find_links),
+    )
+    result = deploy_project(opts, aws, on_status=out.info)
+    if out.json:
+        out.result_json({**result.__dict__, "changed": result.changed})
+        return ExitCode.OK
+    fn = (
+        "created"
+        if result.function_created
+        else ("code updated" if result.code_updated else "unchanged")
+    )
+    sm = (
+        "created"
+        if result.state_machine_created
+        else ("updated" if result.state_machine_updated else "unchanged")
+    )
+    out.result(f"function       {result.function_arn} ({fn})")
+    out.result(f"state machine  {result.state_machine_arn} ({sm})")
+    return ExitCode.OK
+
+
+@sfn_group.command("wait")
+@click.argument("execution_arn")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    help="Give up after this many seconds (exit 23).",
+)
+@aws_options
+@output_options
+def wait_cmd(
+    execution_arn: str, timeout: float | None, aws: AwsOptions, out: Output
+) -> int:
+    """Wait for an execution to end; print its output (--json: the description).
+
+    Exit 0 SUCCEEDED, 20 FAILED, 21 TIMED_OUT, 22 ABORTED, 23 --timeout reached.
+    """
+    import json
+
+    from devkit.sfn.wait import wait_for_execution
+
+    sfn = aws.client("stepfunctions")
+    show = not (out.quiet or out.json) and out.err.is_terminal
+    if show:
+        with out.err.status("waiting") as status:
+
+            def on_poll(state: str, elapsed: float) -> None:
+                status.update(f"{state} for {_secs(elapsed)}")
+
+            desc = wait_for_execution(sfn, execution_arn, timeout, on_poll=on_poll)
+    else:
+        desc = wait_for_execution(sfn, execution_arn, timeout)
+    if out.json:
+        out.result_json(json.loads(json.dumps(desc, default=str)))
+    else:
+        out.result(str(desc.get("output", "")))
     return ExitCode.OK

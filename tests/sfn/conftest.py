@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from testing.s3_server import S3Server
+from testing.sfn_oracle import create_role
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +19,32 @@ def aws_endpoint(moto_server, monkeypatch):
     moto_server.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint_url)
     return moto_server.endpoint_url
+
+
+@pytest.fixture
+def sfn_server(aws_endpoint, monkeypatch):
+    """The moto server running executions for real (Lambda without docker)."""
+    import boto3
+    import requests
+
+    # Its interpreter calls Lambda on localhost:$MOTO_PORT: this server.
+    monkeypatch.setenv("MOTO_PORT", aws_endpoint.rsplit(":", 1)[1])
+    config = f"{aws_endpoint}/moto-api/config"
+    requests.post(
+        config,
+        json={
+            "lambda": {"use_docker": False},
+            "stepfunctions": {"execute_state_machine": True},
+        },
+        timeout=10,
+    )
+    role = create_role(boto3.client("iam"), "pipeline")
+    yield role["Role"]["Arn"]
+    requests.post(
+        config,
+        json={
+            "lambda": {"use_docker": True},
+            "stepfunctions": {"execute_state_machine": False},
+        },
+        timeout=10,
+    )

@@ -38,6 +38,7 @@ BROKEN = {
         ("RETRIER_FIELD", "/States/GatekeeperState/Retry/0/IntervalSeconds"),
         ("RETRIER_FIELD", "/States/GatekeeperState/Retry/0/JitterStrategy"),
     ],
+    "machine_timeout_short": [("MACHINE_TIMEOUT_TOO_SHORT", "/TimeoutSeconds")],
     "jsonata_resultpath": [("QUERY_LANGUAGE_FIELD", "/States/Gatekeeper/ResultPath")],
 }
 

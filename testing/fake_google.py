@@ -52,6 +52,7 @@ PACKAGE = "com.example.app"
 OTHER_PACKAGE = "com.example.other"  # owned by someone else: 401
 FORBIDDEN_PACKAGE = "com.example.forbidden"  # API access refused: 403
 SCOPE = "https://www.googleapis.com/auth/androidpublisher"
+PUSH_SERVICE_ACCOUNT = "play-rtdn-push@example-project.iam.gserviceaccount.com"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _API = re.compile(
     r"^/androidpublisher/v3/applications/(?P<pkg>[^/]+)/purchases/"
@@ -227,6 +228,64 @@ def product_document(
     return doc
 
 
+def developer_notification(
+    kind: str,
+    notification_type: int = 4,
+    *,
+    token: str = "active-token",
+    product_id: str = "premium_monthly",
+    package: str = PACKAGE,
+    event_ms: int = 1_764_000_000_000,
+) -> dict[str, Any]:
+    """A DeveloperNotification as Google Play publishes it to Pub/Sub."""
+    doc: dict[str, Any] = {
+        "version": "1.0",
+        "packageName": package,
+        "eventTimeMillis": str(event_ms),
+    }
+    if kind == "subscription":
+        doc["subscriptionNotification"] = {
+            "version": "1.0",
+            "notificationType": notification_type,
+            "purchaseToken": token,
+            "subscriptionId": product_id,
+        }
+    elif kind == "one_time_product":
+        doc["oneTimeProductNotification"] = {
+            "version": "1.0",
+            "notificationType": notification_type,
+            "purchaseToken": token,
+            "sku": product_id,
+        }
+    elif kind == "voided_purchase":
+        doc["voidedPurchaseNotification"] = {
+            "purchaseToken": token,
+            "orderId": "GPA.3312-5516-2291-70412",
+            "productType": notification_type,
+            "refundType": 1,
+        }
+    else:
+        doc["testNotification"] = {"version": "1.0"}
+    return doc
+
+
+def push_body(notification: dict[str, Any], message_id: str = "136969346945") -> bytes:
+    """The body of a Pub/Sub push request carrying `notification`."""
+    data = base64.b64encode(json.dumps(notification).encode()).decode()
+    envelope = {
+        "message": {
+            "attributes": {},
+            "data": data,
+            "messageId": message_id,
+            "message_id": message_id,
+            "publishTime": "2026-12-02T03:00:00.000Z",
+            "publish_time": "2026-12-02T03:00:00.000Z",
+        },
+        "subscription": "projects/example-project/subscriptions/play-rtdn-push",
+    }
+    return json.dumps(envelope).encode()
+
+
 class FakeGoogle:
     """Google's OAuth server and the androidpublisher API, on 127.0.0.1:<random>."""
 
@@ -258,6 +317,8 @@ class FakeGoogle:
         # Voided purchases: (record, ms Google's systems saw it voided, is a sub).
         self.voided: list[tuple[dict[str, Any], int, bool]] = []
         self.voided_page_size = 2  # maxResults caps it further
+        self.certs_answer: Raw | None = None  # the certificate URL's outage
+        self._push_keys: dict[str, Any] = {}  # kid -> (private key, PEM certificate)
         self._voided_pages: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self.issued_refresh_tokens: list[str] = []
         self._codes: dict[str, _Code] = {}
@@ -310,6 +371,85 @@ class FakeGoogle:
     @property
     def token_uri(self) -> str:
         return f"{self.url}/token"
+
+    @property
+    def certs_url(self) -> str:
+        """The OIDC token certificates, like googleapis.com/oauth2/v1/certs."""
+        return f"{self.url}/oauth2/v1/certs"
+
+    # -- Pub/Sub push ------------------------------------------------------
+
+    def push_authorization(
+        self,
+        audience: str,
+        *,
+        email: str = PUSH_SERVICE_ACCOUNT,
+        issuer: str = "https://accounts.google.com",
+        lifetime: float = 3600,
+        trusted: bool = True,
+    ) -> str:
+        """The Authorization header Pub/Sub sends: a Google-signed OIDC token.
+
+        `trusted=False` signs with a key whose certificate is not served.
+        """
+        from google.auth import crypt, jwt
+
+        kid, key_pem = self._push_key(trusted)
+        signer = crypt.RSASigner.from_string(key_pem, key_id=kid)  # type: ignore[no-untyped-call]
+        now = int(self.clock())
+        claims = {
+            "iss": issuer,
+            "aud": audience,
+            "azp": "1234567890",
+            "sub": "1234567890",
+            "email": email,
+            "email_verified": True,
+            "iat": now,
+            "exp": now + int(lifetime),
+        }
+        token = jwt.encode(signer, claims).decode()  # type: ignore[no-untyped-call]
+        return f"Bearer {token}"
+
+    def _push_key(self, trusted: bool) -> tuple[str, str]:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        name = "trusted" if trusted else "stranger"
+        if name not in self._push_keys:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            subject = x509.Name(
+                [x509.NameAttribute(NameOID.COMMON_NAME, "fake-google-push")]
+            )
+            start = datetime.now(UTC) - timedelta(days=1)
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(subject)
+                .issuer_name(subject)
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(start)
+                .not_valid_after(start + timedelta(days=30))
+                .sign(key, hashes.SHA256())
+            )
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode()
+            cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+            self._push_keys[name] = (secrets.token_hex(20), pem, cert_pem)
+        kid, pem, _ = self._push_keys[name]
+        return kid, pem
+
+    def _certs(self) -> tuple[int, dict[str, Any] | Raw]:
+        if self.certs_answer is not None:
+            return self.certs_answer.status, self.certs_answer
+        if "trusted" not in self._push_keys:
+            self._push_key(True)
+        kid, _, cert_pem = self._push_keys["trusted"]
+        return 200, {kid: cert_pem}
 
     # -- set-up helpers ----------------------------------------------------
 
@@ -881,6 +1021,8 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == "/o/oauth2/auth":
             status, page = self.fake._authorize_page(query)
             self._send(status, page.encode(), "text/html; charset=utf-8")
+        elif parts.path == "/oauth2/v1/certs":
+            self._send_doc(*self.fake._certs())
         else:
             auth = self.headers.get("Authorization", "")
             with self.fake._counting():

@@ -94,6 +94,7 @@ def _register_commands() -> None:
         play_acknowledge_cmd,
         play_auth_cmd,
         play_consume_cmd,
+        play_notify_group,
         play_verify_cmd,
         play_voided_cmd,
     )
@@ -110,6 +111,7 @@ def _register_commands() -> None:
         play_acknowledge_cmd,
         play_consume_cmd,
         play_voided_cmd,
+        play_notify_group,
         sfn_group,
     ):
         cli.add_command(command)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import click
@@ -699,3 +699,115 @@ def play_voided_cmd(
             count += 1
     out.info(f"{count} voided purchase(s)")
     return ExitCode.OK
+
+
+@click.group("play-notify")
+def play_notify_group() -> None:
+    """Google Play real-time developer notifications (Cloud Pub/Sub push)."""
+
+
+@play_notify_group.command("decode")
+@click.argument("body", type=click.File("rb"), default="-", metavar="[BODY_FILE]")
+@click.option(
+    "--authorization",
+    envvar="DEVKIT_PLAY_PUSH_AUTHORIZATION",
+    metavar="HEADER",
+    help="The push request's Authorization header, 'Bearer <token>' "
+    "(DEVKIT_PLAY_PUSH_AUTHORIZATION).",
+)
+@click.option(
+    "--audience",
+    envvar="DEVKIT_PLAY_PUSH_AUDIENCE",
+    help="The audience set on the push subscription; verifies the OIDC token "
+    "(DEVKIT_PLAY_PUSH_AUDIENCE).",
+)
+@click.option(
+    "--service-account-email",
+    metavar="EMAIL",
+    help="Also require the token to belong to the push subscription's account.",
+)
+@click.option(
+    "--certs-url",
+    envvar="DEVKIT_PLAY_CERTS_URL",
+    default="https://www.googleapis.com/oauth2/v1/certs",
+    show_default=True,
+    metavar="URL",
+    help="Google's token certificates (DEVKIT_PLAY_CERTS_URL), e.g. a test server.",
+)
+@click.option(
+    "--verify",
+    "check_purchase",
+    is_flag=True,
+    help="Also check the purchase, as play-verify does; exit with its code.",
+)
+@credentials_options
+@_API_OPTIONS_TIMEOUT
+@output_options
+def play_notify_decode_cmd(
+    body: BinaryIO,
+    authorization: str | None,
+    audience: str | None,
+    service_account_email: str | None,
+    certs_url: str,
+    check_purchase: bool,
+    credentials: Path,
+    api_endpoint: str,
+    timeout: float,
+    out: Output,
+) -> int:
+    """Verify and decode one Pub/Sub push body (a file, or stdin)."""
+    from devkit.play.notify import PushCheck, decode_push
+
+    if authorization and not audience:
+        raise ConfigError(
+            "--authorization needs --audience (the push subscription's audience) "
+            "to verify the token"
+        )
+    check = (
+        PushCheck(audience, service_account_email, certs_url, timeout)
+        if audience
+        else None
+    )
+    with json_errors(out):
+        event = decode_push(body.read(), authorization=authorization, check=check)
+        verdict = (
+            _verdict_for(event, credentials, api_endpoint, timeout)
+            if check_purchase
+            else None
+        )
+    if check is None:
+        out.warn("the push was not verified: pass --audience and --authorization")
+    doc = event.to_json()
+    if out.json:
+        if check_purchase:
+            doc["verdict"] = verdict.to_json() if verdict else None
+        out.result_json(doc)
+    else:
+        for key in ("package", "kind", "notification_type", "purchase_token"):
+            out.result(f"{key.replace('_', ' ')}: {doc[key] or '-'}")
+        for key in ("subscription_id", "product_id", "order_id", "verified_by"):
+            if doc[key]:
+                out.result(f"{key.replace('_', ' ')}: {doc[key]}")
+        if verdict is not None:
+            for line in _verdict_lines(verdict):
+                out.result(line)
+    return verdict.exit_code if verdict is not None else ExitCode.OK
+
+
+def _verdict_for(
+    event: Any, credentials: Path, api_endpoint: str, timeout: float
+) -> Verdict | None:
+    from devkit.play.api import PlayApi
+    from devkit.play.verify import check_purchase
+
+    if event.purchase_token is None:
+        return None  # a test notification
+    product_id = event.product_id if event.kind == "one_time_product" else None
+    voided_type = (event.notification or {}).get("voidedPurchaseNotification", {})
+    if event.kind == "voided_purchase" and voided_type.get("productType") != 1:
+        return None  # a voided one-time product names no product id to look up
+    with PlayApi(credentials, api_endpoint, timeout) as api:
+        verdict: Verdict = check_purchase(
+            api, event.package, event.purchase_token, product_id
+        )
+    return verdict

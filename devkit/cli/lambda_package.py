@@ -10,10 +10,11 @@ import click
 from devkit.aws import AwsOptions
 from devkit.cli.options import aws_options, output_options
 from devkit.console import Output
-from devkit.errors import ExitCode
+from devkit.errors import DevkitError, ExitCode
 
 if TYPE_CHECKING:
     from devkit.lambda_package import BuildResult, DeployResult
+    from devkit.lambda_run import RunResult
 
 
 @click.command("lambda-package")
@@ -77,6 +78,22 @@ if TYPE_CHECKING:
     help="Upload the zip to this existing function.",
 )
 @click.option("--s3-bucket", help="Deploy through this bucket (needed above 50 MB).")
+@click.option(
+    "--run-check",
+    "run_check_event",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[EVENT]",
+    help="After building, invoke the zip once with devkit lambda-run (EVENT: a "
+    "JSON file, default {}); fail if the handler cannot be imported. Runs "
+    "before --deploy uploads.",
+)
+@click.option(
+    "--handler",
+    help="Handler for --run-check [default: lambda_function.lambda_handler or "
+    "handler.handler, whichever module exists].",
+)
 @aws_options
 @output_options
 def lambda_package_cmd(
@@ -95,6 +112,8 @@ def lambda_package_cmd(
     compile_pyc: bool,
     function: str | None,
     s3_bucket: str | None,
+    run_check_event: str | None,
+    handler: str | None,
     aws: AwsOptions,
     out: Output,
 ) -> int:
@@ -132,6 +151,9 @@ def lambda_package_cmd(
     result = build_package(opts, on_status=out.info)
     for warning in result.warnings:
         out.warn(warning)
+    checked = None
+    if run_check_event is not None:
+        checked = _run_check(out, result.output, run_check_event, handler)
     deployed = None
     if function:
         deployed = deploy_package(
@@ -144,11 +166,45 @@ def lambda_package_cmd(
         )
         if deployed.note:
             out.warn(deployed.note)
-    _render(out, result, deployed)
+    _render(out, result, deployed, checked)
     return ExitCode.OK
 
 
-def _render(out: Output, result: BuildResult, deployed: DeployResult | None) -> None:
+def _run_check(
+    out: Output, zip_path: Path, event: str, handler: str | None
+) -> RunResult:
+    from devkit.cli.lambda_run import log_writer, read_event
+    from devkit.lambda_run import run_check
+
+    out.info(f"run-check: invoking {zip_path.name} once")
+    try:
+        checked = run_check(
+            zip_path,
+            read_event(event or None),
+            handler,
+            on_status=out.info,
+            on_log=log_writer(out),
+        )
+    except DevkitError:
+        zip_path.unlink(missing_ok=True)  # a zip that cannot start is not a build
+        raise
+    if checked.status != "response":
+        error = checked.error or {}
+        out.warn(
+            f"run-check: {checked.handler} imported, but the invocation ended in "
+            f"{checked.status} ({error.get('errorType')}: "
+            f"{error.get('errorMessage')})"
+        )
+    out.info(checked.report_line())
+    return checked
+
+
+def _render(
+    out: Output,
+    result: BuildResult,
+    deployed: DeployResult | None,
+    checked: RunResult | None = None,
+) -> None:
     cache = {None: "none (no requirements)", True: "cached", False: "installed"}
     if out.json:
         doc = {
@@ -165,6 +221,16 @@ def _render(out: Output, result: BuildResult, deployed: DeployResult | None) -> 
             "environment": result.environment,
             "warnings": result.warnings,
             "deploy": deployed.__dict__ if deployed else None,
+            "run_check": None
+            if checked is None
+            else {
+                "status": checked.status,
+                "handler": checked.handler,
+                "init_ms": checked.init_ms,
+                "duration_ms": checked.duration_ms,
+                "max_memory_mb": checked.max_memory_mb,
+                "error": checked.error,
+            },
         }
         out.result_json(doc)
         return

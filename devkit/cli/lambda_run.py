@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +108,7 @@ def lambda_run_cmd(
         region=region,
         cache_dir=cache_dir,
     )
-    result = run_zip(opts, on_status=out.info, on_log=_log_writer(out))
+    result = run_zip(opts, on_status=out.info, on_log=log_writer(out))
     render_run(out, result)
     return EXIT_CODES[result.status]
 
@@ -128,7 +129,9 @@ def read_event(source: str | None) -> bytes:
     return data
 
 
-def _log_writer(out: Output) -> Any:
+def log_writer(out: Output) -> Callable[[bytes], None]:
+    """Write the function's log lines to stderr, unless --quiet."""
+
     # The function's own output (print, logging, the runtime's [ERROR]
     # lines) is its log: stderr, like CloudWatch beside the response.
     def write(line: bytes) -> None:

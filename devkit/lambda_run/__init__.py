@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from devkit.lambda_run.invoke import RunOptions, RunResult, parse_env, run_zip
+from devkit.lambda_run.invoke import (
+    RunOptions,
+    RunResult,
+    parse_env,
+    run_check,
+    run_zip,
+)
 
-__all__ = ["RunOptions", "RunResult", "parse_env", "run_zip"]
+__all__ = ["RunOptions", "RunResult", "parse_env", "run_check", "run_zip"]

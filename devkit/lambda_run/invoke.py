@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devkit.errors import ConfigError
+from devkit.errors import BuildError, ConfigError
 from devkit.lambda_package.target import Target
 from devkit.lambda_run.api import Exchange, Invocation, RuntimeApi, new_invocation
 from devkit.lambda_run.runtime import Interpreter, ensure_runtime, select_python
@@ -189,6 +189,37 @@ def run_zip(
         requests=list(ex.requests),
         warnings=warnings,
     )
+
+
+def run_check(
+    zip_path: Path,
+    event: bytes = b"{}",
+    handler: str | None = None,
+    on_status: Callable[[str], None] = lambda _msg: None,
+    on_log: Callable[[bytes], None] = lambda _data: None,
+    environ: Mapping[str, str] = os.environ,
+) -> RunResult:
+    """One invocation after a build; BuildError when the handler cannot load.
+
+    Only the init phase fails the build: a handler that raises on a sample
+    event may be right to, so that is the caller's warning to show.
+    """
+    result = run_zip(
+        RunOptions(zip_path=zip_path, handler=handler, event=event),
+        on_status,
+        on_log,
+        environ,
+    )
+    reached_next = any(r.endswith("/invocation/next") for r in result.requests)
+    if result.status == "init_error" or not reached_next:
+        error = result.error or {}
+        raise BuildError(
+            f"--run-check: {result.handler} did not initialise "
+            f"({error.get('errorType', result.status)}: "
+            f"{error.get('errorMessage', '')}); run `devkit lambda-run "
+            f"{zip_path}` to see it again"
+        )
+    return result
 
 
 def _default_handler(names: Sequence[str], zip_name: str) -> str:

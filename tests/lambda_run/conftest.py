@@ -53,7 +53,9 @@ def runtime_cache(tmp_path_factory) -> Path:
     leaves one copy). This is the path users take; it needs the index, as
     setting up .venv does.
     """
-    cache = tmp_path_factory.getbasetemp().parent / "lambda-run-cache"
+    # <base>/devkit-cache/lambda-run: what DEVKIT_CACHE_DIR=<base>/devkit-cache
+    # gives, for tests that go through lambda-package --run-check.
+    cache = tmp_path_factory.getbasetemp().parent / "devkit-cache" / "lambda-run"
     python = select_python(resolve_target(RUNTIME, "x86_64"), None)
     ensure_runtime(python, cache)
     return cache

@@ -117,3 +117,50 @@ def test_a_zip_without_a_target_needs_runtime(cli, capsys, tmp_path):
     assert "pass --runtime python3.X" in _one_line_error(capsys)
     assert cli(path, "--runtime", "python3.11", "-q") == 0
     assert capsys.readouterr().out.strip() == "5"
+
+
+@pytest.fixture
+def package(runtime_cache, wheelhouse, tmp_path, monkeypatch):
+    """`devkit lambda-package` with the local wheels and the shared runtime."""
+    monkeypatch.setenv("DEVKIT_CACHE_DIR", str(runtime_cache.parent))
+
+    def run(src, *args):
+        argv = ["lambda-package", str(src), "--runtime", "python3.11", "--no-index"]
+        argv += ["--find-links", str(wheelhouse), "--cache-dir", str(tmp_path / "deps")]
+        return main([*argv, "-o", str(tmp_path / "out.zip"), *map(str, args)])
+
+    return run
+
+
+def test_run_check_fails_a_build_whose_handler_cannot_import(
+    package, make_function, capsys, tmp_path
+):
+    src = make_function("broken", "import purepkg\n\ndef handler(e, c):\n    pass\n")
+    assert package(src, "--run-check") == 1
+    err = capsys.readouterr().err
+    assert (
+        "error: --run-check: handler.handler did not initialise "
+        "(Runtime.ImportModuleError: Unable to import module 'handler': "
+        "No module named 'purepkg')" in err
+    )
+    assert not (tmp_path / "out.zip").exists()
+    (src / "requirements.txt").write_text("purepkg==1.0\n")
+    assert package(src, "--run-check") == 0
+    assert (tmp_path / "out.zip").is_file()
+
+
+def test_run_check_with_an_event_and_json(package, make_function, capsys, tmp_path):
+    src = make_function("echo", "def handler(event, context):\n    return event['n']\n")
+    event = tmp_path / "event.json"
+    event.write_text('{"n": 3}')
+    assert package(src, f"--run-check={event}", "--json", "-q") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["run_check"]["status"] == "response"
+    assert doc["run_check"]["handler"] == "handler.handler"
+    # The default event {} makes this handler raise: a warning, not a failure.
+    assert package(src, "--run-check", "-q") == 0
+    err = capsys.readouterr().err
+    assert (
+        "run-check: handler.handler imported, but the invocation ended in error" in err
+    )
+    assert "KeyError" in err

@@ -82,23 +82,23 @@ def install(
     hooks = git.hooks_dir(cwd)
     hook, legacy = hooks / HOOK_NAME, hooks / LEGACY_NAME
     _refuse_tracked(cwd, hook)
-    if os.path.lexists(hook) and not is_ours(hook):
-        manager = detect_manager(hook)
-        if manager and is_ours(legacy) and manager.runs_legacy:
+    foreign = os.path.lexists(hook) and not is_ours(hook)
+    manager = detect_manager(hook) if foreign else None
+    if manager and not force:
+        if manager.runs_legacy and is_ours(legacy):
             # `devkit hook install && pre-commit install`: it runs ours already.
             return InstallResult(legacy, changed=False, runner=manager.name)
-        if manager and not force:
-            raise _managed(hook, manager)
+        raise _managed(hook, manager)
+    if is_ours(legacy):
+        legacy.unlink()  # a stale copy of ours left aside: it would run twice
     kept, removed = None, False
-    if os.path.lexists(hook) and not is_ours(hook):
+    if foreign:
         if force:
             hook.unlink()
             removed = True
         else:
             _keep_aside(hook, legacy)
             kept = legacy
-    if is_ours(legacy):
-        legacy.unlink()  # a stale copy of ours left aside: it would run twice
     content = render_hook(python)
     if hook.is_symlink() and is_ours(hook):
         return InstallResult(hook, changed=False)  # a symlink to ours: leave it

@@ -310,3 +310,19 @@ def test_a_tracked_hook_file_is_never_written_over(repo, runs):
     tracked.write_text(tracked.read_text() + advice[0].strip() + "\n")
     ok(commit(repo, 1))
     assert (runs.take("team"), runs.take()) == (1, 1)
+
+
+def test_a_stale_copy_of_ours_aside_makes_way_for_a_new_foreign_hook(repo, runs):
+    # devkit, then pre-commit (ours kept as .legacy), then pre-commit's hook
+    # replaced by hand with a plain one: installing again keeps that one.
+    pre_commit_repo(repo, runs)
+    install(repo, python=str(runs.python))
+    ok(run(repo, BIN / "pre-commit", "install"))
+    plain = write(
+        repo, ".git/hooks/pre-commit", f'#!/bin/sh\necho team >> "{runs.path}"\n'
+    )
+    plain.chmod(0o755)
+    result = install(repo, python=str(runs.python))
+    assert result.kept == repo / ".git/hooks/pre-commit.legacy"
+    ok(commit(repo, 1))
+    assert (runs.take("team"), runs.take()) == (1, 1)

@@ -7,7 +7,7 @@ stand-in (testing/fake_google.py) serves both on 127.0.0.1, and when it can
 (root, util-linux `unshare`), the script re-runs itself in a new network
 namespace that has only loopback.
 
-    .venv/bin/python bench/play.py [--runs 5]
+    .venv/bin/python bench/play.py [--runs 5] [--batch 200] [--latency-ms 0]
 
 Rows: devkit; the same two HTTP calls with plain requests; google-auth's
 AuthorizedSession without devkit; `gcloud auth application-default
@@ -17,6 +17,11 @@ CPU (user+sys) and peak RSS come from GNU time (/usr/bin/time, wait4 of the
 command, including the children it waited for; RSS is the largest single
 process), or from os.wait4 without it; medians of --runs runs after one
 warm-up.
+
+A second table compares a batch (`play-verify --tokens FILE`: one process, one
+access token, --concurrency 8) with one process per token, in tokens per
+second; --latency-ms makes each API answer of the stand-in take that long,
+as Google's do (it does not delay the single-token rows).
 """
 
 from __future__ import annotations
@@ -193,11 +198,56 @@ def rows(
     return table
 
 
+BATCH_TOKENS = ["active-token", "expired-token", "canceled-token", "grace-token"]
+
+
+def batch_table(
+    google: FakeGoogle,
+    creds: Path,
+    folder: Path,
+    single: tuple[float, float, float],
+    count: int,
+    runs: int,
+    latency_ms: float,
+) -> None:
+    """Tokens per second: one --tokens run against one process per token."""
+    tokens = folder / "tokens.txt"
+    lines = (BATCH_TOKENS[i % len(BATCH_TOKENS)] for i in range(count))
+    tokens.write_text("\n".join(lines) + "\n")
+    devkit = str(Path(PY).with_name("devkit"))
+    argv = [devkit, "play-verify", PACKAGE, "--tokens", str(tokens)]
+    argv += ["--credentials", str(creds), "--api-endpoint", google.url]
+    google.api_delay = latency_ms / 1000
+    # The batch exits 1 (some tokens do not entitle): measure through sh.
+    wall, cpu, rss = measure(
+        ["sh", "-c", '"$@"; exit 0', "sh", *argv], {**os.environ}, runs
+    )
+    google.api_delay = 0
+    one_wall, one_cpu, one_rss = single
+    print(f"\n{count} tokens; stand-in API latency {latency_ms:g} ms per call")
+    print(f"| {'mode':<46} | wall s | CPU s | CPU ms/token | tokens/s |")
+    print(f"|{'-' * 48}|-------:|------:|-------------:|---------:|")
+    print(
+        f"| {'play-verify --tokens (1 process, 8 in flight)':<46} | {wall:6.2f} "
+        f"| {cpu:5.2f} | {cpu * 1000 / count:12.1f} | {count / wall:8.1f} |"
+    )
+    print(
+        f"| {'play-verify, one process per token':<46} "
+        f"| {one_wall * count:6.1f} | {one_cpu * count:5.1f} "
+        f"| {one_cpu * 1000:12.1f} | {1 / one_wall:8.1f} |"
+    )
+    print(f"peak RSS: batch {rss:.1f} MiB, one process {one_rss:.1f} MiB")
+    print("one process per token: the single-token row above times the count")
+
+
 def main() -> int:
     """Print the latency table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
+    parser.add_argument("--batch", type=int, default=200, help="tokens in the batch")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    options = parser.parse_args()
+    runs = options.runs
     isolate()
     isolated = bool(os.environ.get("DEVKIT_BENCH_NETNS"))
     with tempfile.TemporaryDirectory() as tmp, FakeGoogle() as google:
@@ -210,9 +260,12 @@ def main() -> int:
         )
         print(f"| {'command':<38} | wall ms | CPU ms | peak RSS MiB | calls/run |")
         print(f"|{'-' * 40}|--------:|-------:|-------------:|----------:|")
+        single = (0.0, 0.0, 0.0)
         for name, argv, env in rows(google, creds, folder, isolated):
             before = (len(google.token_grants), len(google.api_calls))
             wall, cpu, rss = measure(argv, env, runs)
+            if name == "devkit play-verify":
+                single = (wall, cpu, rss)
             grants = (len(google.token_grants) - before[0]) / (runs + 1)
             calls = (len(google.api_calls) - before[1]) / (runs + 1)
             per_run = f"{grants:g}+{calls:g}" if grants or calls else "-"
@@ -228,7 +281,15 @@ def main() -> int:
         if TIME:
             print("CPU from GNU time has 10 ms resolution")
         print("oauth2l: not on PyPI, npm or Debian; not run")
-        print(json.dumps({"python": sys.version.split()[0], "cpus": os.cpu_count()}))
+        batch_table(
+            google, creds, folder, single, options.batch, runs, options.latency_ms
+        )
+        load = os.getloadavg()[0]
+        print(
+            json.dumps(
+                {"python": sys.version.split()[0], "cpus": os.cpu_count(), "load": load}
+            )
+        )
     return 0
 
 

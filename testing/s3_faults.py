@@ -37,6 +37,8 @@ class Faults:
     # forwarding it: what S3 does when the full-object CRC32 does not match.
     refuse_complete: tuple[str, int] | None = None
     fail_head: int | None = None  # answer every HeadObject with this status
+    # operation name (see `operation`) -> status to answer every such request with
+    fail_ops: dict[str, int] = field(default_factory=dict)
     # The ETag HeadObject and Complete give (and no checksum), as a server
     # whose ETags are opaque, or not the MD5s S3 would give, does.
     etag_override: str | None = None
@@ -83,6 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             faults.arrived.append(op)
         time.sleep(faults.delay_before.get(op, 0))
+        if op in faults.fail_ops:
+            self._error(faults.fail_ops[op])
+            return
         if op == "HeadObject" and faults.fail_head:
             self._error(faults.fail_head)
             return

@@ -76,3 +76,14 @@ def test_a_part_answered_after_the_deadline_is_not_waited_for(
         # The held answers arrive later; the upload is gone by then.
         time.sleep(6.5)
     assert_nothing_written(s3, bucket, "k")
+
+
+def test_a_client_devkit_builds_waits_no_longer_than_the_time_left(s3_server):
+    from devkit.aws import AwsOptions
+    from devkit.s3stream.api import make_s3_client
+
+    aws = AwsOptions(endpoint_url=s3_server.endpoint_url)
+    client = make_s3_client(aws, 3, deadline=time.monotonic() + 5)
+    assert client.meta.config.read_timeout <= 5
+    assert client.meta.config.connect_timeout <= 5
+    assert make_s3_client(aws, 3).meta.config.read_timeout == 60  # botocore's

@@ -289,7 +289,7 @@ class MultipartUpload:
             parts = [f.result(timeout=self._wait()) for f in futures]
         except FutureTimeout:
             self._late = True
-            raise self._deadline_error() from None
+            raise self._deadline_error(total) from None
         finally:
             # On failure: drop queued parts, let those on the wire finish, so
             # nothing uploads after the abort below. Past the deadline, do not
@@ -303,10 +303,11 @@ class MultipartUpload:
             return None
         return max(0.0, self.deadline - time.monotonic())
 
-    def _deadline_error(self) -> UploadError:
+    def _deadline_error(self, read: int) -> UploadError:
+        # Worded like the deadline seen while reading (api._until), plus why.
         return UploadError(
-            "deadline reached while S3 was still receiving parts: "
-            "the upload was aborted, nothing was written"
+            f"deadline reached after {read} bytes, while S3 was still receiving "
+            "parts: the upload was aborted, nothing was written"
         )
 
     def _raise_part_error(self) -> None:

@@ -101,8 +101,12 @@ def run_in_moto(
     definition: dict[str, Any],
     handlers: dict[str, Handler],
     execution_input: Any,
+    deadline_seconds: float = 60.0,
 ) -> OracleRun:
-    """Run one execution in moto and return what AWS's API would show."""
+    """Run one execution in moto and return what AWS's API would show.
+
+    Past `deadline_seconds` the run is returned as it stands (RUNNING).
+    """
     from moto import mock_aws
 
     config = {
@@ -135,7 +139,7 @@ def run_in_moto(
             input=json.dumps(execution_input),
         )
         arn = started["executionArn"]
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + deadline_seconds
         while True:
             desc = sfn.describe_execution(executionArn=arn)
             if desc["status"] != "RUNNING" or time.monotonic() > deadline:

@@ -14,7 +14,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from devkit.errors import ConfigError
+from devkit.errors import ConfigError, WriteError
+from devkit.fileio import atomic_write
 from devkit.sfn.asl import LAMBDA_TRANSIENT, Retrier, dumps
 
 CHECKS = {
@@ -82,10 +83,11 @@ def new_gatekeeper(
     written = []
     for rel, text in files.items():
         path = directory / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, text.encode("utf-8"))
+        except OSError as exc:
+            raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
         written.append(path)
     return Scaffold(directory, written, int(definition["TimeoutSeconds"]))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,11 @@ class HistoryCapReached(Exception):
 
 @dataclass
 class Event:
-    """One history event, as GetExecutionHistory shows it."""
+    """One history event, as GetExecutionHistory shows it.
+
+    Input and output are kept as values and turned into JSON text only when
+    shown: the interpreter never changes a value once an event holds it.
+    """
 
     id: int
     type: str
@@ -32,12 +37,16 @@ class Event:
         return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def to_json(self) -> dict[str, Any]:
-        """The event as one JSON object."""
+        """The event as one JSON object; input and output as JSON text, like AWS."""
+        details = {
+            k: json.dumps(v, separators=(",", ":")) if k in ("input", "output") else v
+            for k, v in self.details.items()
+        }
         return {
             "id": self.id,
             "type": self.type,
             "timestamp": self.timestamp,
-            **self.details,
+            **details,
         }
 
 

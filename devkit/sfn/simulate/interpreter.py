@@ -7,9 +7,7 @@ from the time the state started; the state ends when the slowest one does.
 
 from __future__ import annotations
 
-import copy
 import functools
-import json
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from devkit.sfn.simulate.jsonpath import (
     IntrinsicError,
     PathError,
     Scope,
+    clone,
     set_result,
 )
 from devkit.sfn.simulate.outcomes import TaskFailed, TaskFunc
@@ -116,18 +115,19 @@ class Interpreter:
         timeout = doc.get("TimeoutSeconds")
         self.deadline = float(timeout) if isinstance(timeout, int | float) else None
         self.execution_input: Any = None
+        self._execution_context: dict[str, Any] | None = None
 
     # --- the execution -----------------------------------------------------------
 
     def run(self, execution_input: Any) -> Execution:
         """Run from StartAt to the end, a failure, the timeout or the history cap."""
         self.execution_input = execution_input
-        self._event("ExecutionStarted", input=_dump(execution_input))
+        self._event("ExecutionStarted", input=execution_input)
         top = Machine(self.doc, "", str(self.doc.get("QueryLanguage", "JSONPath")))
         status, output, error, cause = "SUCCEEDED", None, None, None
         try:
             output = self._run_machine(top, execution_input, {}, None)
-            self._event("ExecutionSucceeded", output=_dump(output))
+            self._event("ExecutionSucceeded", output=output)
         except Failure as f:
             status, error, cause = "FAILED", f.error, f.cause
             self._event("ExecutionFailed", error=f.error, cause=f.cause)
@@ -157,20 +157,24 @@ class Interpreter:
         self.clock += seconds
 
     def _context(self, name: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-        context: dict[str, Any] = {
-            "Execution": {
+        # Execution and StateMachine are the same for every state: built once
+        # (tasks get the context to read, as AWS's Lambda gets a copy).
+        if self._execution_context is None:
+            self._execution_context = {
                 "Id": EXECUTION_ARN,
-                "Input": copy.deepcopy(self.execution_input),
+                "Input": clone(self.execution_input),
                 "Name": "run",
                 "StartTime": _iso(0.0),
                 "RoleArn": "arn:aws:iam::123456789012:role/simulated",
                 "RedriveCount": 0,
-            },
+            }
+        context: dict[str, Any] = {
+            "Execution": self._execution_context,
             "StateMachine": {"Id": MACHINE_ARN, "Name": "simulated"},
             "State": {"Name": name, "EnteredTime": _iso(self.clock), "RetryCount": 0},
         }
         if extra:
-            context.update(copy.deepcopy(dict(extra)))
+            context.update(clone(dict(extra)))
         return context
 
     def _run_machine(
@@ -228,11 +232,17 @@ class _State:
     def event(self, kind: str, **details: Any) -> None:
         self.interp._event(kind, **details)
 
+    def task_context(self) -> dict[str, Any]:
+        """A copy of the context object for a task call: the parts that change."""
+        context = dict(self.context)
+        context["State"] = dict(self.context["State"])
+        return context
+
     def entered(self, data: Any) -> None:
-        self.event(f"{self.type}StateEntered", name=self.name, input=_dump(data))
+        self.event(f"{self.type}StateEntered", name=self.name, input=data)
 
     def exited(self, output: Any) -> None:
-        self.event(f"{self.type}StateExited", name=self.name, output=_dump(output))
+        self.event(f"{self.type}StateExited", name=self.name, output=output)
 
     def finish(self, output: Any) -> _Step:
         """Exit the state and go to Next, or end the machine."""
@@ -387,7 +397,7 @@ def _pass(st: _State, data: Any) -> _Step:
     if st.jsonata:
         return st.finish(st.jsonata_out(st.body, st.states_binding(data), data))
     effective = st.effective_input(data)
-    result = copy.deepcopy(st.body["Result"]) if "Result" in st.body else effective
+    result = clone(st.body["Result"]) if "Result" in st.body else effective
     return st.finish(st.output_of(data, result))
 
 
@@ -405,10 +415,10 @@ def _task(st: _State, data: Any) -> _Step:
             if invoke and isinstance(effective, dict)
             else effective
         )
-        st.event(f"{kind}Scheduled", resource=resource, input=_dump(effective))
+        st.event(f"{kind}Scheduled", resource=resource, input=effective)
         st.event(f"{kind}Started")
         try:
-            value = func(copy.deepcopy(payload), copy.deepcopy(st.context))
+            value = func(clone(payload), st.task_context())
         except TaskFailed as exc:
             timed_out = exc.error == "States.Timeout"
             what = "TimedOut" if timed_out else "Failed"
@@ -416,7 +426,7 @@ def _task(st: _State, data: Any) -> _Step:
             raise Failure(exc.error, exc.cause) from None
         if invoke:
             value = {"ExecutedVersion": "$LATEST", "Payload": value, "StatusCode": 200}
-        st.event(f"{kind}Succeeded", output=_dump(value))
+        st.event(f"{kind}Succeeded", output=value)
         return value
 
     return st.with_error_handling(data, attempt)
@@ -590,7 +600,7 @@ def _map(st: _State, data: Any) -> _Step:
         runs: list[tuple[Machine, Any, dict[str, Any] | None]] = []
         for index, item in enumerate(items):
             extra = {"Map": {"Item": {"Index": index, "Value": item}}}
-            item_ctx = {**st.context, **copy.deepcopy(extra)}
+            item_ctx = {**st.context, **clone(extra)}
             selector = body.get("ItemSelector", body.get("Parameters"))
             if selector is None:
                 value = item
@@ -652,10 +662,6 @@ _RUNNERS: dict[str, Callable[[_State, Any], _Step]] = {
     "Parallel": _parallel,
     "Map": _map,
 }
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _iso(seconds: float) -> str:

@@ -8,7 +8,6 @@ them fails with States.Runtime naming the path.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import json
 import random
@@ -16,6 +15,15 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of a JSON value, several times faster than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
 
 
 class PathError(Exception):
@@ -110,13 +118,13 @@ class Scope:
             return out
         if isinstance(template, list):
             return [self.resolve(v) for v in template]
-        return copy.deepcopy(template)
+        return clone(template)
 
     def evaluate(self, expr: str) -> Any:
         """A path or an intrinsic function call."""
         if expr.startswith("States."):
             return _Intrinsic(expr, self).run()
-        return copy.deepcopy(self.get(expr))
+        return clone(self.get(expr))
 
 
 def set_result(data: Any, result_path: str | None, result: Any) -> Any:
@@ -127,8 +135,8 @@ def set_result(data: Any, result_path: str | None, result: Any) -> Any:
     if root != "$":
         raise PathError(f"ResultPath {result_path!r} must start with $")
     if not steps:
-        return copy.deepcopy(result)
-    out = copy.deepcopy(data) if isinstance(data, dict) else {}
+        return clone(result)
+    out = clone(data) if isinstance(data, dict) else {}
     node: Any = out
     for step in steps[:-1]:
         if not isinstance(step, str):
@@ -137,7 +145,7 @@ def set_result(data: Any, result_path: str | None, result: Any) -> Any:
         if not isinstance(nxt, dict):
             nxt = node[step] = {}
         node = nxt
-    node[str(steps[-1])] = copy.deepcopy(result)
+    node[str(steps[-1])] = clone(result)
     return out
 
 

@@ -92,9 +92,15 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
-    default=3,  # devkit.s3stream.DEFAULT_CONCURRENCY (not imported: slow)
-    show_default=True,
-    help="Parts uploaded at once; memory is about part size x (this + 1).",
+    default=None,
+    help="Parts uploaded at once (default: chosen within --max-memory).",
+)
+@click.option(
+    "--max-memory",
+    callback=parse_size,
+    metavar="SIZE",
+    help="Memory for the whole process (default 128MiB; in Lambda 3/4 of the "
+    "function's); part size and connections are chosen to fit.",
 )
 @click.option(
     "--expected-size",
@@ -160,7 +166,8 @@ def s3_stream_cmd(
     source: str,
     dest: str,
     part_size: int | None,
-    concurrency: int,
+    concurrency: int | None,
+    max_memory: int | None,
     expected_size: int | None,
     size_hint: int | None,
     content_type: str | None,
@@ -196,6 +203,7 @@ def s3_stream_cmd(
                     aws=aws,
                     part_size=part_size,
                     concurrency=concurrency,
+                    max_memory=max_memory,
                     expected_size=expected_size,
                     size_hint=size_hint,
                     content_type=content_type,

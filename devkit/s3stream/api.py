@@ -9,9 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 from devkit.aws import AwsOptions, require_credentials
 from devkit.errors import ConfigError, SourceError, UploadError
+from devkit.s3stream.budget import (
+    MAX_S3_CONNECTIONS,
+    Tuning,
+    choose,
+    default_budget,
+    resident_bytes,
+)
 from devkit.s3stream.commit import commit
-from devkit.s3stream.parts import S3Limits, plan_parts
-from devkit.s3stream.source import ResumePolicy, Source, open_source
+from devkit.s3stream.parts import PartPlan, S3Limits, plan_parts
+from devkit.s3stream.ranged import RangedSource, can_range
+from devkit.s3stream.source import HttpSource, ResumePolicy, Source, open_source
 from devkit.s3stream.upload import (
     Destination,
     MultipartUpload,
@@ -27,7 +35,7 @@ from devkit.s3stream.upload import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-DEFAULT_CONCURRENCY = 3  # see S3Limits.default_part for the memory budget
+DEFAULT_CONCURRENCY = None  # chosen within the memory budget (budget.choose)
 REAL_LIMITS = S3Limits()
 
 
@@ -44,7 +52,7 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 
 
 def make_s3_client(
-    aws: AwsOptions, concurrency: int, deadline: float | None = None
+    aws: AwsOptions, concurrency: int | None, deadline: float | None = None
 ) -> S3Client:
     """An S3 client tuned for streaming: retries, a pool per part, no payload hash.
 
@@ -60,7 +68,7 @@ def make_s3_client(
         **timeouts,
         # Standard retries resend a failed part from the buffer still held.
         retries={"mode": "standard", "max_attempts": 8},
-        max_pool_connections=concurrency + 2,
+        max_pool_connections=max(concurrency or 0, MAX_S3_CONNECTIONS) + 2,
         tcp_keepalive=True,
         # Every part carries a CRC32 that S3 verifies, so SigV4 need not also
         # SHA-256 the body (botocore already skips it over HTTPS with a checksum;
@@ -78,7 +86,8 @@ def stream_to_s3(
     client: S3Client | None = None,
     aws: AwsOptions | None = None,
     part_size: int | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = DEFAULT_CONCURRENCY,
+    max_memory: int | None = None,
     expected_size: int | None = None,
     size_hint: int | None = None,
     content_type: str | None = None,
@@ -99,7 +108,11 @@ def stream_to_s3(
 ) -> UploadResult:
     """Stream SOURCE (URL, '-', path or an open Source) into s3://bucket/key.
 
-    Memory stays at about part size x (concurrency + 1). On any failure the
+    The whole process stays within `max_memory` bytes (default: 128 MiB, in
+    Lambda a share of the function's memory): part size and the connections
+    on each side are chosen to fit, `part_size` and `concurrency` override.
+    A source with a length, byte ranges and a validator is read on several
+    connections at once (devkit.s3stream.ranged). On any failure the
     multipart upload is aborted and nothing appears under the key. `on_bytes`
     gets each count of bytes read; `on_phase` hears "completing" and
     "verifying" once the body is read. `deadline` (a `time.monotonic()`
@@ -111,9 +124,11 @@ def stream_to_s3(
     """
     if no_overwrite and if_match:
         raise ConfigError("--no-overwrite and --if-match exclude each other")
-    if concurrency < 1:
+    if concurrency is not None and concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     check_size_options(expected_size, size_hint)
+    budget = default_budget() if max_memory is None else max_memory
+    explicit_budget = max_memory is not None
     started = time.monotonic()
     if deadline is not None and started >= deadline:
         raise UploadError("the deadline has already passed: nothing was written")
@@ -139,6 +154,7 @@ def stream_to_s3(
             dest,
             part_size,
             concurrency,
+            (budget, explicit_budget),
             expected_size,
             size_hint,
             limits,
@@ -157,7 +173,8 @@ def _stream(
     src: Source,
     dest: Destination,
     part_size: int | None,
-    concurrency: int,
+    concurrency: int | None,
+    budgeted: tuple[int, bool],
     expected_size: int | None,
     size_hint: int | None,
     limits: S3Limits,
@@ -175,7 +192,57 @@ def _stream(
         )
     plan = plan_parts(announced, part_size, limits, hint=size_hint)
     check_condition(s3, dest)
-    pool = _BufferPool(concurrency + 1)
+    ranged = can_range(src) and announced is not None and announced > plan.first
+    budget, explicit_budget = budgeted
+    tuning = choose(
+        budget,
+        buffer_size(plan.first, announced),  # a small object needs less
+        resident=resident_bytes(),
+        ranged=ranged,
+        concurrency=concurrency,
+        explicit=explicit_budget,
+    )
+
+    def upload(source: Source) -> UploadResult:
+        return _upload(
+            s3,
+            source,
+            dest,
+            plan,
+            tuning,
+            announced,
+            on_bytes,
+            on_phase,
+            started,
+            deadline,
+            read_back,
+        )
+
+    if tuning.source_connections > 1 and isinstance(src, HttpSource):
+        wide = RangedSource(
+            src, plan.first, tuning.source_connections, deadline=deadline
+        )
+        try:
+            return upload(wide)
+        finally:
+            wide.close()
+    return upload(src)
+
+
+def _upload(
+    s3: S3Client,
+    src: Source,
+    dest: Destination,
+    plan: PartPlan,
+    tuning: Tuning,
+    announced: int | None,
+    on_bytes: Callable[[int], None],
+    on_phase: Callable[[str], None],
+    started: float,
+    deadline: float | None,
+    read_back: bool,
+) -> UploadResult:
+    pool = _BufferPool(tuning.s3_connections + 1)
     # +1: a body longer than announced must overflow the buffer to be caught.
     first = pool.acquire(buffer_size(plan.size(1), announced))
     length = fill(src, first, on_bytes)
@@ -191,7 +258,7 @@ def _stream(
 
     else:
         upload = MultipartUpload(
-            s3, dest, plan, concurrency, on_bytes, announced, deadline
+            s3, dest, plan, tuning.s3_connections, on_bytes, announced, deadline
         )
         done, total = upload.run(src, first, pool)
         try:
@@ -229,6 +296,10 @@ def _stream(
         content_type=dest.content_type,
         verified=verification.method,
         proof=verification.detail,
+        s3_connections=tuning.s3_connections,
+        source_connections=getattr(src, "connections", 1),
+        peak_buffered=pool.peak + getattr(src, "peak_buffered", 0),
+        max_memory=tuning.budget,
     )
 
 

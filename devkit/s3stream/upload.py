@@ -108,6 +108,11 @@ class UploadResult:
     # crc32-full-object, multipart-etag, md5, read-back, or size-only.
     verified: str = SIZE_ONLY
     proof: str = ""  # the value compared, e.g. "crc32:AAAAAA==" or an ETag
+    # What the memory budget chose, and the most part buffers held at once.
+    s3_connections: int = 0
+    source_connections: int = 1
+    peak_buffered: int = 0
+    max_memory: int = 0
 
     @property
     def url(self) -> str:
@@ -128,6 +133,10 @@ class UploadResult:
             "resumes": self.resumes,
             "version_id": self.version_id,
             "content_type": self.content_type,
+            "s3_connections": self.s3_connections,
+            "source_connections": self.source_connections,
+            "peak_buffered": self.peak_buffered,
+            "max_memory": self.max_memory,
         }
 
 
@@ -147,6 +156,8 @@ class _BufferPool:
         self._free: queue.SimpleQueue[bytearray | None] = queue.SimpleQueue()
         for _ in range(count):
             self._free.put(None)  # allocated lazily, at the size first asked for
+        self.allocated = 0  # bytes of live buffers (only the acquiring thread)
+        self.peak = 0
 
     def acquire(self, size: int, timeout: float | None = None) -> bytearray:
         """A buffer of `size` bytes; FutureTimeout if none is free by `timeout`."""
@@ -155,7 +166,10 @@ class _BufferPool:
         except queue.Empty:
             raise FutureTimeout from None
         if buf is None or len(buf) != size:
+            self.allocated -= len(buf) if buf is not None else 0
             buf = bytearray(size)  # part sizes only grow: the old one is dropped
+            self.allocated += size
+            self.peak = max(self.peak, self.allocated)
         return buf
 
     def release(self, buf: bytearray) -> None:

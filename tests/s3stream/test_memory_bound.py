@@ -1,4 +1,5 @@
-"""Flat memory: peak RSS does not grow with the object (a real CLI process)."""
+"""Bounded memory: peak RSS stays under the budget whatever the object's size
+(a real CLI process)."""
 
 from __future__ import annotations
 
@@ -31,20 +32,21 @@ def _peak_rss_mib(source_url, endpoint, extra=()):
         return int(out.read()) / 1024
 
 
-def test_peak_rss_is_flat_in_the_object_size_and_bounded_by_the_parts():
+def test_peak_rss_stays_under_the_default_budget_whatever_the_size():
     with HttpSource() as web, DiscardS3() as sink:
         web.add("/small", 48 * MiB)
         web.add("/large", 480 * MiB)
         small = _peak_rss_mib(web.url("/small"), sink.endpoint_url)
         large = _peak_rss_mib(web.url("/large"), sink.endpoint_url)
-        # 10x the bytes, the same memory: within 10% (and under 90 MB).
-        assert large < small * 1.10, (small, large)
-        assert large < 90, large
-        # Bigger parts cost part size x (concurrency + 1) more, not more.
+        # 10x the bytes, still within the default 128 MiB budget (how much of
+        # it fills depends on which side is slower, not on the size).
+        assert small < 128, small
+        assert large < 128, large
+        # Bigger parts buy fewer connections, not more memory.
         big_parts = _peak_rss_mib(
             web.url("/large"), sink.endpoint_url, ("--part-size", "24MiB")
         )
-        assert 4 * 18 * 0.8 < big_parts - large < 4 * 18 * 1.2, (large, big_parts)
+        assert big_parts < 128, big_parts
 
 
 def test_large_part_size_on_a_small_object_allocates_only_the_object():

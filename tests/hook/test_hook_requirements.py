@@ -440,3 +440,20 @@ def test_conflicted_files_are_checked_as_the_user_sees_them(repo):
     for args in (["--all-files"], []):
         findings = run_hook(all_files=bool(args)).findings
         assert [(f.path, f.code) for f in findings] == [("app.py", "E999")], args
+
+
+def test_imports_under_a_python_version_flag_are_optional(repo):
+    files = {
+        "requirements.txt": "click\n",
+        "app.py": (
+            "from compat import PY314, PY2\n"
+            "if PY314:\n    import annotationlib\n"
+            "if PY2:\n    import ConfigParser\n"
+            "if PYRAMID:\n    import pyramid\n"
+        ),
+        "compat.py": "PY314 = PY2 = False\n",
+    }
+    assert check(repo, files) == [
+        "app.py:7:5: 'pyramid' is imported but no requirement provides it"
+        " (add pyramid)"
+    ]

@@ -33,7 +33,10 @@ _SOFT_HANDLERS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseExcept
 _CONDITION_NAMES = {"TYPE_CHECKING", "version_info", "platform", "name", "system"}
 # ...and so do flags set where an optional import was tried (`if HAS_CRT:`).
 _FEATURE_FLAG = re.compile(
-    r"^(has|have|with|use)_|_(available|installed|enabled|supported)$", re.IGNORECASE
+    r"^(has|have|with|use)_|_(available|installed|enabled|supported)$"
+    # ...and version flags (`if PY314:` in Django, `PY2`, `PYTHON_3_12`).
+    r"|^(py|python)_?[23](_?\d+)?$",
+    re.IGNORECASE,
 )
 
 

@@ -326,3 +326,21 @@ def test_a_stale_copy_of_ours_aside_makes_way_for_a_new_foreign_hook(repo, runs)
     assert result.kept == repo / ".git/hooks/pre-commit.legacy"
     ok(commit(repo, 1))
     assert (runs.take("team"), runs.take()) == (1, 1)
+
+
+def test_simple_git_hooks_writes_over_devkit_and_its_config_brings_it_back(repo, runs):
+    tool = npm_tool("simple-git-hooks")
+    install(repo, python=str(runs.python))
+    config = {"simple-git-hooks": {"pre-commit": f"echo sgh >> {runs.path}"}}
+    write(repo, "package.json", json.dumps(config))
+    ok(run(repo, tool))
+    assert not (repo / ".git/hooks/pre-commit.legacy").exists()
+    ok(commit(repo, 1))
+    assert (runs.take("sgh"), runs.take()) == (1, 0)  # theirs replaced ours
+
+    # The README's way: devkit in simple-git-hooks' own config.
+    config["simple-git-hooks"]["pre-commit"] += " && devkit hook run"
+    write(repo, "package.json", json.dumps(config))
+    ok(run(repo, tool))
+    ok(commit(repo, 2))
+    assert (runs.take("sgh"), runs.take()) == (1, 1)

@@ -454,6 +454,5 @@ def test_imports_under_a_python_version_flag_are_optional(repo):
         "compat.py": "PY314 = PY2 = False\n",
     }
     assert check(repo, files) == [
-        "app.py:7:5: 'pyramid' is imported but no requirement provides it"
-        " (add pyramid)"
+        "app.py:7:5: 'pyramid' is imported but no requirement provides it (add pyramid)"
     ]

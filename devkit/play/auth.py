@@ -30,6 +30,7 @@ from oauthlib.oauth2.rfc6749.errors import (  # type: ignore[import-untyped]
 
 from devkit.errors import AuthError
 from devkit.play import ANDROIDPUBLISHER_SCOPE
+from devkit.play.api import check_token_answer
 from devkit.play.client import ClientConfig, Redirect, load_client_config, plan_redirect
 from devkit.play.loopback import LoopbackReceiver, RedirectTimeout
 from devkit.play.store import write_private_json
@@ -267,6 +268,11 @@ def _code_from(params: dict[str, str], state: str) -> str:
 def _exchange(
     flow: Any, code: str, client: ClientConfig, scopes: tuple[str, ...]
 ) -> dict[str, Any]:
+    # Judge the answer by status before oauthlib parses it: a 502 page or a
+    # captive portal is an outage (exit 6), not "the code was refused".
+    flow.oauth2session.register_compliance_hook(
+        "access_token_response", _judge_token_answer
+    )
     try:
         token: dict[str, Any] = flow.fetch_token(code=code)
     except Warning as warning:
@@ -284,6 +290,16 @@ def _exchange(
             "check the token_uri in the client file"
         ) from None
     return token
+
+
+def _judge_token_answer(response: requests.Response) -> requests.Response:
+    check_token_answer(
+        response.url,
+        response.status_code,
+        response.content,
+        response.headers.get("content-type", ""),
+    )
+    return response
 
 
 def _widened_scope_token(warning: Warning, scopes: tuple[str, ...]) -> dict[str, Any]:

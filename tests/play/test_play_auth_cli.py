@@ -224,3 +224,17 @@ def test_no_browser_reads_lines_that_arrive_in_one_piece(
     record_output(out.decode() + err.decode())
     assert proc.returncode == 0, err
     assert Path(out.decode().strip()).exists()
+
+
+def test_token_endpoint_outage_during_play_auth_exits_6(
+    fake, desktop_client, output, monkeypatch
+):
+    from testing.fake_google import html_error_page
+
+    _, client_file = desktop_client
+    fake.token_answer = html_error_page(502)
+    monkeypatch.setattr("devkit.cli.play._open_browser", ScriptedBrowser())
+    assert main(["play-auth", "--client-secrets", str(client_file)]) == 6
+    err = output.read()[1].strip().splitlines()[-1]
+    assert err.startswith("error: the token endpoint http://127.0.0.1:")
+    assert "answered 502 with an HTML page ('Error 502 (Bad Gateway)!!1')" in err

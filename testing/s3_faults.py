@@ -32,6 +32,12 @@ class Faults:
     # part number -> list of statuses to answer with, one per attempt
     fail_parts: dict[int, list[int]] = field(default_factory=dict)
     corrupt_parts: set[int] = field(default_factory=set)  # flip a byte on the way
+    # ... only the first attempt of these parts (0: a single PutObject)
+    corrupt_once: set[int] = field(default_factory=set)
+    put_attempts: int = 0  # PutObject requests seen
+    # Refuse the first attempt of these parts with 400 BadDigest, as S3 does
+    # when a part's CRC32 or Content-MD5 does not match what arrived.
+    bad_digest_once: set[int] = field(default_factory=set)
     hide_full_object: bool = False  # strip x-amz-checksum-type from Create's answer
     # Answer CompleteMultipartUpload with this error (code, status) instead of
     # forwarding it: what S3 does when the full-object CRC32 does not match.
@@ -102,7 +108,19 @@ class _Handler(BaseHTTPRequestHandler):
             if status is not None:
                 self._error(status)
                 return
+            if part in faults.bad_digest_once and faults.part_attempts[part] == 1:
+                self._error(400, "BadDigest")
+                return
             if part in faults.corrupt_parts and body:
+                body = bytes([body[0] ^ 0xFF]) + body[1:]
+            first = faults.part_attempts[part] == 1
+            if part in faults.corrupt_once and first and body:
+                body = bytes([body[0] ^ 0xFF]) + body[1:]
+        if op == "PutObject":
+            with self.server.lock:
+                faults.put_attempts += 1
+                first = faults.put_attempts == 1
+            if 0 in faults.corrupt_once and first and body:
                 body = bytes([body[0] ^ 0xFF]) + body[1:]
         status, headers, payload = self._forward(body)
         with self.server.lock:

@@ -342,7 +342,7 @@ class MultipartUpload:
             # Where the server cannot check a full-object CRC, Content-MD5 lets
             # it refuse a part changed on the way (rclone does; S3 does too).
             extra = {"ContentMD5": base64.b64encode(md5).decode()} if md5 else {}
-            response = _call(
+            response = _resend_refused(
                 self.client.upload_part,
                 self.dest,
                 Bucket=self.dest.bucket,
@@ -523,7 +523,7 @@ def put_single(
     # CRC32 for S3, Content-MD5 for servers that check only that (rclone):
     # either way a body changed on the way is refused, not stored.
     md5 = bytes.fromhex(expected.md5 or hashlib.md5(body).hexdigest())
-    response = _call(
+    response = _resend_refused(
         client.put_object,
         dest,
         **dest.object_args(),
@@ -603,6 +603,41 @@ def read_back(client: S3Client, dest: Destination) -> dict[str, Any] | None:
 def unanswered(exc: BaseException) -> bool:
     """True when S3 may have acted on a request whose answer never came."""
     return isinstance(exc, UploadError) and isinstance(exc.__cause__, BotoCoreError)
+
+
+# A body the server refused because its CRC32 or Content-MD5 did not match
+# was changed on the way: resend it from memory (botocore's retries do not
+# cover this), a bounded number of times.
+DIGEST_RESENDS = 2
+_REFUSED_DIGEST = ("BadDigest", "XAmzContentChecksumMismatch")
+
+
+def _resend_refused(
+    method: Callable[..., Any], dest: Destination, **kwargs: Any
+) -> Any:
+    """`_call`, resending a body the server refused as changed on the way."""
+    refused: UploadError | None = None
+    for _ in range(DIGEST_RESENDS + 1):
+        try:
+            return _call(method, dest, **kwargs)
+        except UploadError as exc:
+            if refused is not None and _code(exc) == "NoSuchUpload":
+                # rclone drops the whole upload when it refuses a part
+                raise UploadError(
+                    f"{refused}; the server then discarded the upload"
+                ) from refused
+            if _code(exc) not in _REFUSED_DIGEST:
+                raise
+            refused = exc
+    assert refused is not None
+    raise refused
+
+
+def _code(exc: UploadError) -> str:
+    cause = exc.__cause__
+    if isinstance(cause, ClientError):
+        return str(cause.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 def _call(method: Callable[..., Any], dest: Destination, **kwargs: Any) -> Any:

@@ -246,6 +246,18 @@ def test_read_back_that_differs_removes_the_new_version(s3_server, versioned, so
     assert_nothing_written(s3, versioned, "k", old_body=OLD)
 
 
+def test_a_part_refused_as_changed_is_resent_from_memory(s3_server, bucket, source):
+    # S3 answers BadDigest when a part's CRC32 does not match what arrived;
+    # botocore does not retry that, devkit resends the buffer it still holds.
+    res = source.add("/bd", 300 * KiB)
+    with FaultProxy(s3_server.endpoint_url, Faults(bad_digest_once={2})) as proxy:
+        result = _stream(proxy, source, bucket, "/bd")
+        assert proxy.faults.part_attempts[2] == 2
+    assert len(res.requests) == 1
+    assert result.verified == "crc32-full-object"
+    assert _stored(s3_server.client(), bucket, "k") == body_sha256(300 * KiB)
+
+
 def test_head_failing_after_a_good_complete_says_the_object_is_in_place(
     s3_server, bucket, source
 ):

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 DEFAULT_CONCURRENCY = None  # chosen within the memory budget (budget.choose)
 REAL_LIMITS = S3Limits()
+# How long the upload waits for the ranged reader's probe before sizing the S3
+# side (a far source decides in well under a second: 1 MiB at 25 MB/s).
+PROBE_WAIT = 2.0
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -194,14 +197,14 @@ def _stream(
     check_condition(s3, dest)
     ranged = can_range(src) and announced is not None and announced > plan.first
     budget, explicit_budget = budgeted
-    tuning = choose(
-        budget,
-        buffer_size(plan.first, announced),  # a small object needs less
-        resident=resident_bytes(),
-        ranged=ranged,
-        concurrency=concurrency,
-        explicit=explicit_budget,
-    )
+    choice: dict[str, Any] = {
+        "budget": budget,
+        "part_size": buffer_size(plan.first, announced),  # a small object: less
+        "resident": resident_bytes(),
+        "concurrency": concurrency,
+        "explicit": explicit_budget,
+    }
+    tuning = choose(**choice, ranged=ranged)
 
     def upload(source: Source) -> UploadResult:
         return _upload(
@@ -223,6 +226,9 @@ def _stream(
             src, plan.first, tuning.source_connections, deadline=deadline
         )
         try:
+            if wide.one_stream_keeps_up(timeout=PROBE_WAIT):
+                # A fast source: the source's share of the budget goes to S3.
+                tuning = choose(**choice, ranged=False)
             return upload(wide)
         finally:
             wide.close()

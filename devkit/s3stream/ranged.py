@@ -119,6 +119,7 @@ class RangedSource:
         self._policy: ResumePolicy = first._policy
         self._responses: set[requests.Response] = set()
         self._decided = False
+        self._verdict = threading.Event()  # set once the probe has decided
         self._fast_source = fast_source
         self._deadline = deadline  # waits for a range end there, not at a stall
         self._threads = [self._start_worker(0)]
@@ -196,9 +197,24 @@ class RangedSource:
         t.start()
         return t
 
+    def one_stream_keeps_up(self, timeout: float) -> bool:
+        """Wait up to `timeout` for the probe: True if one connection suffices.
+
+        A probe that has not decided by then (a slow first byte, a failing
+        range) counts as a slow source; the reader goes on either way.
+        """
+        self._verdict.wait(timeout)
+        return self.connections == 1 and self._shared.fallback == "fast"
+
     def _decide(self, got: int, seconds: float) -> None:
         """The probe read `got` bytes in `seconds`: one connection, or several."""
         self._decided = True
+        try:
+            self._choose(got, seconds)
+        finally:
+            self._verdict.set()
+
+    def _choose(self, got: int, seconds: float) -> None:
         if got / max(seconds, 1e-6) >= self._fast_source:
             with self._shared.cond:
                 self.connections = 1
@@ -269,6 +285,7 @@ class RangedSource:
                     self._shared.error = exc
                 self._shared.cond.notify_all()
         finally:
+            self._verdict.set()  # a probe that failed decides nothing
             session.close()
 
     def _next_chunk(self) -> _Chunk | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shlex
 import subprocess
 import sys
 
@@ -43,7 +44,10 @@ def main() -> int:
             f"local S3 server ({s3.kind}): {s3.endpoint_url}   local download: {url}\n",
             flush=True,
         )
-        print(f"$ devkit s3-stream {url} {dest} --endpoint-url {s3.endpoint_url}")
+        extra = "".join(f" {shlex.quote(arg)}" for arg in args.extra)
+        print(
+            f"$ devkit s3-stream {url} {dest} --endpoint-url {s3.endpoint_url}{extra}"
+        )
         env = {**os.environ, **s3.credentials, "AWS_DEFAULT_REGION": "us-east-1"}
         cmd = [sys.executable, "-m", "devkit", "s3-stream", url, dest,
                "--endpoint-url", s3.endpoint_url, *args.extra]  # fmt: skip

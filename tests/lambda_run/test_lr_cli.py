@@ -166,3 +166,13 @@ def test_run_check_with_an_event_and_json(package, make_function, capsys, tmp_pa
         "run-check: handler.handler imported, but the invocation ended in error" in err
     )
     assert "KeyError" in err
+
+
+def test_a_member_outside_the_task_folder_is_refused(cli, capsys, tmp_path):
+    path = tmp_path / "slip.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("handler.py", "def handler(e, c):\n    pass\n")
+        zf.writestr("../escaped.py", "X = 1\n")
+    assert cli(path, "--runtime", "python3.11") == 2
+    assert "member '../escaped.py' would land outside" in _one_line_error(capsys)
+    assert not (tmp_path / "escaped.py").exists()

@@ -176,3 +176,46 @@ def test_a_member_outside_the_task_folder_is_refused(cli, capsys, tmp_path):
     assert cli(path, "--runtime", "python3.11") == 2
     assert "member '../escaped.py' would land outside" in _one_line_error(capsys)
     assert not (tmp_path / "escaped.py").exists()
+
+
+def test_run_check_runs_before_deploy_uploads(package, make_function, capsys):
+    # moto's Lambda API on 127.0.0.1: a broken build must never reach it.
+    import io
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        lam = boto3.client("lambda", region_name="us-east-1", endpoint_url=url)
+        iam = boto3.client("iam", region_name="us-east-1", endpoint_url=url)
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("handler.py", "def handler(e, c):\n    return 0\n")
+        lam.create_function(
+            FunctionName="orders",
+            Runtime="python3.11",
+            Role=role["Arn"],
+            Handler="handler.handler",
+            Code={"ZipFile": buf.getvalue()},
+        )
+        before = lam.get_function(FunctionName="orders")["Configuration"]["CodeSha256"]
+        src = make_function(
+            "broken", "import purepkg\n\ndef handler(e, c):\n    pass\n"
+        )
+        deploy = ["--deploy", "orders", "--endpoint-url", url, "--region", "us-east-1"]
+        assert package(src, "--run-check", *deploy) == 1
+        assert "Runtime.ImportModuleError" in capsys.readouterr().err
+        after = lam.get_function(FunctionName="orders")["Configuration"]["CodeSha256"]
+        assert after == before
+        (src / "requirements.txt").write_text("purepkg==1.0\n")
+        assert package(src, "--run-check", *deploy, "-q") == 0
+        assert "deployed     orders: code updated" in capsys.readouterr().out
+    finally:
+        server.stop()

@@ -379,7 +379,7 @@ class _Run:
             return {"errorType": "Runtime.Unknown", "errorMessage": str(doc)}
         if status == "timeout":
             if self.exchange.next_at is None:
-                message = f"Init phase did not finish within {INIT_LIMIT_S:.0f} s"
+                message = f"Init phase did not finish within {INIT_LIMIT_S:g} s"
             else:
                 message = f"Task timed out after {self.inv.timeout_s:.2f} seconds"
             return {

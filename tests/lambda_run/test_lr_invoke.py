@@ -172,3 +172,40 @@ def test_modes_stored_in_the_zip_are_kept(build, make_function, invoke):
     )
     (src / "tool.sh").chmod(0o755)
     assert invoke(build(src)).result == "0o755"
+
+
+def test_the_runtime_boto3_stand_in(build, make_function, invoke):
+    # What handlers that rely on the runtime's boto3 do at import time works;
+    # a call says there is no AWS behind it.
+    src = make_function(
+        "stub",
+        "import boto3\n"
+        "from botocore.config import Config\n"
+        "from botocore.exceptions import ClientError\n\n"
+        "s3 = boto3.client('s3', config=Config(retries={'max_attempts': 2}))\n\n"
+        "def handler(e, c):\n"
+        "    try:\n"
+        "        s3.list_buckets()\n"
+        "    except ClientError:\n"
+        "        return 'client error'\n",
+    )
+    out = invoke(build(src))
+    assert out.status == "error"
+    assert out.error["errorType"] == "RuntimeError"
+    assert (
+        "client('s3').list_buckets() reached the runtime's boto3 stand-in"
+        in (out.error["errorMessage"])
+    )
+
+
+def test_the_init_phase_has_lambdas_limit(build, make_function, invoke, monkeypatch):
+    from devkit.lambda_run import invoke as invoke_mod
+
+    monkeypatch.setattr(invoke_mod, "INIT_LIMIT_S", 0.5)  # Lambda's is 10 s
+    src = make_function("slowinit", "import time\ntime.sleep(60)\n")
+    out = invoke(build(src))
+    assert out.status == "timeout"
+    assert out.error["errorMessage"].endswith(
+        "Error: Init phase did not finish within 0.5 s"
+    )
+    assert out.requests == [] and out.init_ms is None

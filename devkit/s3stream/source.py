@@ -372,9 +372,16 @@ def _stdin() -> BinaryIO:
 def _check_url(url: str, shown: str) -> None:
     try:
         parts = urlsplit(url)
+    except ValueError:  # urlsplit's only complaint: an unbalanced [ or ]
+        raise ConfigError(
+            f"not a valid URL (unclosed [ in the host): {shown}"
+        ) from None
+    try:
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
-        raise ConfigError(f"not a valid URL: {shown}") from None
+        raise ConfigError(
+            f"not a valid URL (the port must be a number, 1 to 65535): {shown}"
+        ) from None
     if not parts.hostname:
         raise ConfigError(f"not a valid URL (no host): {shown}")
 

@@ -35,13 +35,18 @@ def test_malformed_header_is_named_never_echoed(header, message, capsys):
 
 
 @pytest.mark.parametrize(
-    "url",
-    ["http://[::1/x", "http://127.0.0.1:99999/x", "http://host:abc/x", "http:///x"],
+    ("url", "why"),
+    [
+        ("http://[::1/x", "unclosed [ in the host"),
+        ("http://127.0.0.1:99999/x", "the port must be a number, 1 to 65535"),
+        ("http://host:abc/x", "the port must be a number, 1 to 65535"),
+        ("http:///x", "no host"),
+    ],
 )
-def test_malformed_url_is_a_usage_error(url, capsys):
+def test_malformed_url_is_a_usage_error(url, why, capsys):
     code, out, err = run([url, "s3://b/k"], capsys)
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("error: not a valid URL"), err
+    assert err.count("\n") == 1 and err.startswith(f"error: not a valid URL ({why})")
 
 
 def test_stdin_closed_is_a_usage_error():

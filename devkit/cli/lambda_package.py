@@ -218,6 +218,7 @@ def _render(
             "runtime": result.target.runtime,
             "arch": result.target.arch,
             "dependencies": cache[result.cache_hit],
+            "dependency_source": result.dependency_source,
             "environment": result.environment,
             "warnings": result.warnings,
             "deploy": deployed.__dict__ if deployed else None,
@@ -240,7 +241,8 @@ def _render(
         f"size         {result.zipped_size:,} bytes zipped, "
         f"{result.unzipped_size:,} unzipped, {result.files} files"
     )
-    out.result(f"dependencies {cache[result.cache_hit]}")
+    source = f" from {result.dependency_source}" if result.dependency_source else ""
+    out.result(f"dependencies {cache[result.cache_hit]}{source}")
     out.result(f"sha256       {result.sha256}")
     out.result(f"CodeSha256   {result.code_sha256}")
     if result.cache_hit is None:  # no requirements: no lib/, no .pth

@@ -27,6 +27,11 @@ from devkit.lambda_package.install import (
 )
 from devkit.lambda_package.marker import zip_comment
 from devkit.lambda_package.pathsetup import PTH_LINE, PTH_NAME, required_environment
+from devkit.lambda_package.project import (
+    DependencySource,
+    find_source,
+    requirements_for,
+)
 from devkit.lambda_package.pyc import compile_files, target_python
 from devkit.lambda_package.target import Target, resolve_target
 from devkit.lambda_package.zipwriter import (
@@ -66,6 +71,7 @@ class BuildResult:
     unzipped_size: int
     files: int
     cache_hit: bool | None  # None: no requirements
+    dependency_source: str | None  # the file the dependencies came from
     environment: dict[str, str]
     warnings: list[str]
     largest: list[tuple[str, int]]
@@ -78,7 +84,7 @@ def build_package(
 ) -> BuildResult:
     """Build the zip for opts; raise ConfigError/BuildError with one line on failure."""
     src = _check_source(opts.src)
-    requirements = _requirements(src, opts.requirements)
+    source = find_source(src, opts.requirements)
     target = resolve_target(opts.runtime, opts.arch)
     output = _check_output(opts.output or Path.cwd() / f"{src.resolve().name}.zip")
     if opts.install.compile:
@@ -88,17 +94,14 @@ def build_package(
         warnings.append(
             f"{src / 'lib'} is left out: lib/ holds the installed requirements"
         )
-    sources = collect_sources(src, opts.excludes, skip=[output])
+    # Local wheel folders inside the source folder are inputs, not code.
+    links = [Path(link) for link in opts.install.find_links if "://" not in link]
+    sources = collect_sources(src, opts.excludes, skip=[output, *links])
     lib: list[ZipEntry] = []
     cache_hit = None
-    if requirements is not None:
-        deps = ensure_dependencies(requirements, target, opts.install, on_status)
-        cache_hit = deps.cache_hit
-        lib = [
-            e
-            for e in load_entries(deps)
-            if not _user_excluded(e.arcname, opts.excludes)
-        ]
+    if source is not None:
+        on_status(source.describe())
+        cache_hit, lib = _dependencies(source, target, opts, on_status)
         warnings += _collisions(sources, lib)
     entries = lib + _source_entries(sources, target, opts.install.compile)
     if lib:
@@ -130,6 +133,7 @@ def build_package(
         unzipped_size=unzipped,
         files=len(entries),
         cache_hit=cache_hit,
+        dependency_source=source.path.name if source else None,
         environment=required_environment(),
         warnings=warnings,
         largest=largest,
@@ -142,15 +146,21 @@ def _check_source(src: Path) -> Path:
     return src
 
 
-def _requirements(src: Path, named: Path | None) -> Path | None:
-    if named is not None:
-        if not named.is_file():
-            raise ConfigError(
-                f"requirements file {named} not found: check --requirements"
-            )
-        return named
-    default = src / "requirements.txt"
-    return default if default.is_file() else None
+def _dependencies(
+    source: DependencySource,
+    target: Target,
+    opts: BuildOptions,
+    on_status: Callable[[str], None],
+) -> tuple[bool, list[ZipEntry]]:
+    with tempfile.TemporaryDirectory(prefix="devkit-deps-") as tmp:
+        requirements = requirements_for(source, target, Path(tmp))
+        deps = ensure_dependencies(
+            requirements, target, opts.install, on_status, locked=source.locked
+        )
+    lib = [
+        e for e in load_entries(deps) if not _user_excluded(e.arcname, opts.excludes)
+    ]
+    return deps.cache_hit, lib
 
 
 def _check_output(output: Path) -> Path:

@@ -90,7 +90,7 @@ def tag_supported(tag: str, target: Target) -> bool:
         expanded = tags.parse_tag(tag)
     except ValueError:
         return False
-    return not expanded.isdisjoint(target.supported_tags)
+    return any(t in target.tag_rank for t in expanded)
 
 
 def check_shared_object(path: Path, target: Target) -> list[str]:

@@ -11,8 +11,19 @@ from pathlib import Path
 from devkit.errors import BuildError
 
 # Left out of the sources by default: caches, VCS folders, dotfiles (.env and
-# friends hold secrets), and the lib/ that the old recipe leaves behind.
-DEFAULT_EXCLUDES = ("__pycache__", "*.pyc", "*.pyo", ".*")
+# friends hold secrets), lock files and wheels (what they describe is in
+# lib/), and the lib/ that the old recipe leaves behind.
+DEFAULT_EXCLUDES = (
+    "__pycache__",
+    "*.pyc",
+    "*.pyo",
+    ".*",
+    "uv.lock",
+    "poetry.lock",
+    "pylock.toml",
+    "pylock.*.toml",
+    "*.whl",
+)
 # Left out of the installed dependencies: scripts whose shebang names the build
 # machine's interpreter, caches, and installer bookkeeping with timestamps.
 LIB_EXCLUDES = ("bin", "__pycache__", "*.pyc", ".lock", "*.dist-info/uv_cache.json")

@@ -105,6 +105,7 @@ def ensure_dependencies(
     target: Target,
     opts: InstallOptions,
     on_status: Callable[[str], None] = lambda _msg: None,
+    locked: bool = False,
 ) -> Dependencies:
     """Return the cache entry for these requirements, installing on a miss."""
     scan = scan_requirements(requirements)
@@ -126,7 +127,7 @@ def ensure_dependencies(
         on_status(
             f"installing dependencies for {target.describe()} with {opts.installer}"
         )
-        _build_entry(requirements, scan, target, opts, work)
+        _build_entry(requirements, scan, target, opts, work, locked)
         _replace_entry(work, entry)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -182,10 +183,11 @@ def _build_entry(
     target: Target,
     opts: InstallOptions,
     work: Path,
+    locked: bool,
 ) -> None:
     lib = work / "lib"
     local = [*scan.local, *_local_links(opts.find_links)]
-    run_installer(requirements, target, opts, lib, local)
+    run_installer(requirements, target, opts, lib, local, locked)
     problems = check_installed(lib, target)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

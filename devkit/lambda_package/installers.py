@@ -132,11 +132,24 @@ def run_installer(
     opts: InstallOptions,
     dest: Path,
     local: Sequence[Path] = (),
+    locked: bool = False,
 ) -> None:
-    """Install the requirements into dest; a failure is a one-line BuildError."""
+    """Install the requirements into dest; a failure is a one-line BuildError.
+
+    `locked`: exact wheels with hashes, markers already evaluated for the
+    target (a lock file's); installed as they are, nothing resolved.
+    """
+    exact = ["--no-deps", "--require-hashes"] if locked else []
     if opts.installer == "uv":
-        install = ["pip", "install", "--target", str(dest), "-r", str(requirements)]
-        _run(uv_command(install, target, opts, local), target)
+        install = ["pip", "install", "--target", str(dest), *exact]
+        _run(
+            uv_command([*install, "-r", str(requirements)], target, opts, local), target
+        )
+        return
+    if locked:
+        _run(
+            [*pip_command(target, opts, dest), *exact, "-r", str(requirements)], target
+        )
         return
     with tempfile.TemporaryDirectory(prefix="devkit-resolve-") as tmp:
         pins = Path(tmp) / "requirements.txt"

@@ -79,20 +79,23 @@ class Target:
         return tags
 
     @cached_property
-    def supported_tags(self) -> frozenset[tags.Tag]:
-        """Every wheel tag the runtime can load, as packaging.tags computes them.
+    def tag_rank(self) -> dict[tags.Tag, int]:
+        """Every wheel tag the runtime can load, best first, as packaging.tags
+        computes them.
 
         The same rules pip and uv apply: cpXY/abi3/none on the manylinux
         ladder, then pure `py3`/`py3X` wheels; nothing for `linux_*` or
         other systems.
         """
         platforms = self.platform_tags()
-        return frozenset(
-            [
-                *tags.cpython_tags(self.python, [self.abi], platforms),
-                *tags.compatible_tags(self.python, self.abi, platforms),
-            ]
-        )
+        ordered = [
+            *tags.cpython_tags(self.python, [self.abi], platforms),
+            *tags.compatible_tags(self.python, self.abi, platforms),
+        ]
+        rank: dict[tags.Tag, int] = {}
+        for tag in ordered:
+            rank.setdefault(tag, len(rank))
+        return rank
 
     def describe(self) -> str:
         """`python3.12 x86_64 (glibc <= 2.34)`."""

@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from devkit.errors import BuildError, ConfigError, WriteError
 from devkit.fileio import atomic_writer
 from devkit.lambda_package.files import (
@@ -102,7 +104,7 @@ def build_package(
     if source is not None:
         on_status(source.describe())
         cache_hit, lib = _dependencies(source, target, opts, on_status)
-        warnings += _collisions(sources, lib)
+        warnings += _collisions(sources, lib) + _bundled_sdk(lib)
     entries = lib + _source_entries(sources, target, opts.install.compile)
     if lib:
         entries.append(compress(PTH_NAME, PTH_LINE.encode(), False))
@@ -181,11 +183,33 @@ def _check_output(output: Path) -> Path:
 
 
 def _user_excluded(arcname: str, patterns: Sequence[str]) -> bool:
-    # A pattern naming a folder drops everything below it, as for sources.
+    # A pattern naming a folder drops everything below it, as for sources;
+    # one naming a distribution (boto3) drops its boto3-1.x.dist-info too, so
+    # nothing claims a package that is not there.
     parts = arcname.split("/")
     prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
     inner = ["/".join(parts[1:i]) for i in range(2, len(parts) + 1)]
+    if len(parts) > 2 and parts[1].endswith((".dist-info", ".data")):
+        dist = parts[1].split("-")[0]
+        inner += [dist, canonicalize_name(dist)]
     return any(excluded(p, patterns) for p in prefixes + inner)
+
+
+# The runtime's own SDK: bundling it pins a version, a choice users should see.
+RUNTIME_SDK = ("boto3", "botocore")
+
+
+def _bundled_sdk(lib: Sequence[ZipEntry]) -> list[str]:
+    tops = {e.arcname.split("/")[1] for e in lib if e.arcname.count("/") >= 2}
+    bundled = [name for name in RUNTIME_SDK if name in tops]
+    if not bundled:
+        return []
+    names = " and ".join(bundled)
+    flags = " ".join(f"--exclude {name}" for name in bundled)
+    return [
+        f"{names} bundled in lib/: the runtime has its own copy, and lib/ wins, "
+        f"so this zip pins your version; pass {flags} to use the runtime's"
+    ]
 
 
 def _collisions(sources: Sequence[SourceFile], lib: Sequence[ZipEntry]) -> list[str]:

@@ -267,7 +267,7 @@ def test_symlink_inside_is_followed_outside_is_refused(build, function_dir, tmp_
 
 def test_source_module_colliding_with_lib_package_warns(build, function_dir):
     (function_dir / "purepkg.py").write_text("WHERE = 'task'\n")
-    result = build(function_dir)
+    result = build(function_dir, excludes=["boto3"])
     assert result.warnings == [
         "source module 'purepkg' has the same name as a package in lib/; "
         "the source copy wins on Lambda"
@@ -340,7 +340,7 @@ def test_editing_an_included_requirements_file_installs_again(build, function_di
 def test_old_lib_folder_in_sources_is_left_out_with_a_warning(build, function_dir):
     (function_dir / "lib" / "stale").mkdir(parents=True)
     (function_dir / "lib" / "stale" / "__init__.py").write_text("")
-    result = build(function_dir)
+    result = build(function_dir, excludes=["boto3"])
     assert not [n for n in names(result.output) if n.startswith("lib/stale")]
     assert result.warnings == [
         f"{function_dir / 'lib'} is left out: lib/ holds the installed requirements"
@@ -375,3 +375,17 @@ def test_wheels_of_every_build_backend_shape_are_accepted(
     assert "lib/scikit_build_pkg/_core.abi3.so" in listed
     assert "lib/hatchling_pkg/__init__.py" in listed
     assert f"lib/setuptools_pkg/_speedups.cpython-{py}-{machine}-linux-gnu.so" in listed
+
+
+def test_bundled_boto3_is_said_once_and_exclude_drops_its_metadata(
+    build, function_dir
+):
+    result = build(function_dir)  # requirements: purepkg==1.0, boto3
+    assert result.warnings == [
+        "boto3 bundled in lib/: the runtime has its own copy, and lib/ wins, so "
+        "this zip pins your version; pass --exclude boto3 to use the runtime's"
+    ]
+    excluded = build(function_dir, excludes=["boto3"])
+    assert excluded.warnings == []
+    assert not [n for n in names(excluded.output) if "boto3" in n]
+    assert "lib/purepkg-1.0.dist-info/METADATA" in names(excluded.output)

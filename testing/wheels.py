@@ -195,3 +195,31 @@ def build_shaped_wheel(
         generator=generator,
         compressed_tag_line=one_line,
     )
+
+
+def build_sdist(folder: Path, name: str, version: str) -> Path:
+    """`name-version.tar.gz`: a source distribution only, as some packages ship."""
+    import io
+    import tarfile
+
+    base = f"{name.replace('-', '_')}-{version}"
+    members = {
+        f"{base}/PKG-INFO": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        ),
+        f"{base}/pyproject.toml": (
+            f'[project]\nname = "{name}"\nversion = "{version}"\n'
+            '[build-system]\nrequires = ["hatchling"]\n'
+            'build-backend = "hatchling.build"\n'
+        ),
+        f"{base}/{name.replace('-', '_')}/__init__.py": "",
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{base}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for arcname, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(arcname)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path

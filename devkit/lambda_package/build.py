@@ -27,6 +27,7 @@ from devkit.lambda_package.install import (
     ensure_dependencies,
     load_entries,
 )
+from devkit.lambda_package.installers import installer_version
 from devkit.lambda_package.marker import zip_comment
 from devkit.lambda_package.pathsetup import PTH_LINE, PTH_NAME, required_environment
 from devkit.lambda_package.project import (
@@ -87,6 +88,7 @@ def build_package(
     """Build the zip for opts; raise ConfigError/BuildError with one line on failure."""
     src = _check_source(opts.src)
     source = find_source(src, opts.requirements)
+    installer_version(opts.install.installer)  # an unknown one fails first
     target = resolve_target(opts.runtime, opts.arch)
     output = _check_output(opts.output or Path.cwd() / f"{src.resolve().name}.zip")
     if opts.install.compile:

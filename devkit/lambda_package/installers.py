@@ -18,6 +18,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
 from devkit.errors import BuildError, ConfigError
 from devkit.lambda_package.cachekey import local_wheel_names
 from devkit.lambda_package.target import Target
@@ -142,23 +151,25 @@ def run_installer(
     exact = ["--no-deps", "--require-hashes"] if locked else []
     if opts.installer == "uv":
         install = ["pip", "install", "--target", str(dest), *exact]
-        _run(
-            uv_command([*install, "-r", str(requirements)], target, opts, local), target
-        )
+        cmd = uv_command([*install, "-r", str(requirements)], target, opts, local)
+        _run(cmd, target, opts)
         return
     if locked:
-        _run(
-            [*pip_command(target, opts, dest), *exact, "-r", str(requirements)], target
-        )
+        cmd = [*pip_command(target, opts, dest), *exact, "-r", str(requirements)]
+        _run(cmd, target, opts)
         return
     with tempfile.TemporaryDirectory(prefix="devkit-resolve-") as tmp:
         pins = Path(tmp) / "requirements.txt"
         compile_ = ["pip", "compile", "--no-header", "--no-annotate", "-o", str(pins)]
-        _run(uv_command([*compile_, str(requirements)], target, opts, local), target)
-        _run([*pip_command(target, opts, dest), "-r", str(pins)], target)
+        _run(
+            uv_command([*compile_, str(requirements)], target, opts, local),
+            target,
+            opts,
+        )
+        _run([*pip_command(target, opts, dest), "-r", str(pins)], target, opts)
 
 
-def _run(cmd: list[str], target: Target) -> None:
+def _run(cmd: list[str], target: Target, opts: InstallOptions) -> None:
     env = {
         **os.environ,
         "PIP_NO_COLOR": "1",
@@ -167,7 +178,7 @@ def _run(cmd: list[str], target: Target) -> None:
     }
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
-        raise BuildError(explain_failure(proc.stderr + proc.stdout, target))
+        raise BuildError(explain_failure(proc.stderr + proc.stdout, target, opts))
 
 
 _NO_WHEEL = re.compile(
@@ -178,13 +189,28 @@ _NOT_FOUND = re.compile(r"Because (?P<pkg>[A-Za-z0-9_.\-]+) was not found in the
 _PIP_NO_DIST = re.compile(r"No matching distribution found for (?P<pkg>\S+)")
 
 
-def explain_failure(output: str, target: Target) -> str:
+def explain_failure(
+    output: str, target: Target, opts: InstallOptions | None = None
+) -> str:
     """One line naming the package and the cause, from uv's or pip's output."""
     text = " ".join(output.split())
     hint = re.search(r"hint: (Wheels are available for .*?)(?: hint:|$)", text)
+    if m := _NO_VERSION.search(text):
+        return _no_such_version(m["pkg"], m["version"], text, opts)
     if m := _NO_WHEEL.search(text):
-        extra = f"; {hint[1].rstrip('.')}" if hint else ""
+        if hint:
+            extra = f"; {hint[1].rstrip('.')}"
+        elif "building from source is disabled" in text:
+            extra = f": {SDIST_REMEDY}"
+        else:
+            extra = ""
         return f"no wheel of {m['pkg']} for {target.describe()}{extra}"
+    if m := _HASH.search(text):
+        return (
+            f"{m['uv'] or m['pip']} does not match the hash in the lock or "
+            "requirements file: the file changed since it was locked; lock "
+            "again if you expected the change"
+        )
     if (m := _NOT_FOUND.search(text)) or (m := _PIP_NO_DIST.search(text)):
         return (
             f"no usable version of {m['pkg']} for {target.describe()}: "
@@ -196,6 +222,84 @@ def explain_failure(output: str, target: Target) -> str:
             f"conflicting requirements: {cause[1] if cause else _first_error(output)}"
         )
     return f"installing dependencies failed: {_first_error(output)}"
+
+
+SDIST_REMEDY = (
+    "it publishes only a source distribution; build a wheel (`pip wheel PKG -w "
+    "wheels/`, on Amazon Linux for compiled code) and pass --find-links wheels"
+)
+_NO_VERSION = re.compile(
+    r"there is no version of (?P<pkg>[A-Za-z0-9_.\-]+)==(?P<version>[^\s,]+)"
+)
+_HASH = re.compile(
+    r"(?:Hash mismatch for `(?P<uv>[^`]+)`)"
+    r"|(?:DO NOT MATCH THE HASHES.*? (?P<pip>\S+==\S+) from)"
+)
+
+
+def _no_such_version(
+    name: str, version: str, text: str, opts: InstallOptions | None
+) -> str:
+    known = available_versions(name, opts) if opts else []
+    near = _near(known, version)
+    listed = f": versions near it are {', '.join(near)}" if near else ""
+    return f"{name} has no version {version}{listed}"
+
+
+def available_versions(name: str, opts: InstallOptions) -> list[str]:
+    """Versions of `name` in the local --find-links folders and the index."""
+    wanted = canonicalize_name(name)
+    found: set[str] = set()
+    for link in opts.find_links:
+        folder = Path(link.removeprefix("file://"))
+        if "://" in link and not link.startswith("file://") or not folder.is_dir():
+            continue
+        for file in folder.iterdir():
+            found.update(_file_version(file.name, wanted))
+    if not opts.no_index:
+        found.update(_index_versions(wanted, opts.index_url))
+    return sorted(found, key=_version_key)
+
+
+def _file_version(filename: str, wanted: str) -> list[str]:
+    try:
+        if filename.endswith(".whl"):
+            name, version, *_ = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return []
+    return [str(version)] if name == wanted else []
+
+
+def _index_versions(name: str, index_url: str | None) -> list[str]:
+    # The index's JSON simple API (PEP 691), only on this failure path.
+    import requests
+
+    url = f"{(index_url or 'https://pypi.org/simple').rstrip('/')}/{name}/"
+    try:
+        resp = requests.get(
+            url,
+            headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+            timeout=10,
+        )
+        versions = resp.json().get("versions", []) if resp.ok else []
+    except (requests.RequestException, ValueError):
+        return []
+    return [str(v) for v in versions]
+
+
+def _version_key(version: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def _near(versions: Sequence[str], wanted: str, each_side: int = 3) -> list[str]:
+    below = [v for v in versions if _version_key(v) < _version_key(wanted)]
+    above = [v for v in versions if _version_key(v) > _version_key(wanted)]
+    return below[-each_side:] + above[:each_side]
 
 
 def _first_error(output: str) -> str:

@@ -8,6 +8,7 @@ from devkit.lambda_package import BuildOptions, InstallOptions, build_package
 from testing.wheels import (
     WHEEL_SHAPES,
     build_ext_wheel,
+    build_sdist,
     build_shaped_wheel,
     build_wheel,
 )
@@ -35,6 +36,7 @@ def wheelhouse(tmp_path_factory) -> Path:
         {"armonly/__init__.py": ""},
         requires=['extpkg; platform_machine == "aarch64"'],
     )
+    build_sdist(w, "sdistonly", "1.0")
     build_wheel(w, "boto3", "99.0", {"boto3/__init__.py": WHERE_LIB})
     build_wheel(
         w,

@@ -165,7 +165,8 @@ def test_extension_needing_newer_glibc_than_its_tag_fails_the_check(
 ):
     (function_dir / "requirements.txt").write_text("liarpkg\n")
     with pytest.raises(
-        BuildError, match=r"^liarpkg: .*needs GLIBC_2\.39, python3\.12 has 2\.34"
+        BuildError,
+        match=r"^liarpkg: .*needs GLIBC_2\.39: not usable on python3\.12 x86_64 ",
     ):
         build(function_dir)
 
@@ -377,9 +378,7 @@ def test_wheels_of_every_build_backend_shape_are_accepted(
     assert f"lib/setuptools_pkg/_speedups.cpython-{py}-{machine}-linux-gnu.so" in listed
 
 
-def test_bundled_boto3_is_said_once_and_exclude_drops_its_metadata(
-    build, function_dir
-):
+def test_bundled_boto3_is_said_once_and_exclude_drops_its_metadata(build, function_dir):
     result = build(function_dir)  # requirements: purepkg==1.0, boto3
     assert result.warnings == [
         "boto3 bundled in lib/: the runtime has its own copy, and lib/ wins, so "
@@ -389,3 +388,30 @@ def test_bundled_boto3_is_said_once_and_exclude_drops_its_metadata(
     assert excluded.warnings == []
     assert not [n for n in names(excluded.output) if "boto3" in n]
     assert "lib/purepkg-1.0.dist-info/METADATA" in names(excluded.output)
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_missing_version_says_so_with_the_versions_near_it(
+    build, function_dir, installer
+):
+    (function_dir / "requirements.txt").write_text("purepkg==3.0\n")
+    with pytest.raises(BuildError) as exc:
+        build(function_dir, installer=installer)
+    assert str(exc.value) == "purepkg has no version 3.0: versions near it are 1.0, 2.0"
+
+
+def test_sdist_only_package_gives_the_remedy(build, function_dir):
+    (function_dir / "requirements.txt").write_text("sdistonly\n")
+    with pytest.raises(BuildError) as exc:
+        build(function_dir)
+    message = str(exc.value)
+    assert message.startswith("no wheel of sdistonly==1.0 for python3.12 x86_64")
+    assert "only a source distribution; build a wheel" in message
+    assert "--find-links" in message
+
+
+def test_problems_name_the_target_once(build, function_dir):
+    (function_dir / "requirements.txt").write_text("liarpkg\n")
+    with pytest.raises(BuildError) as exc:
+        build(function_dir)
+    assert str(exc.value).count("python3.12") == 1

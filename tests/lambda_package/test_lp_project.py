@@ -96,7 +96,7 @@ def test_lock_hash_is_enforced(build, uv_project, wheelhouse):
     lock = uv_project / "pylock.toml"
     good = hashlib.sha256((wheelhouse / "purepkg-1.0-py3-none-any.whl").read_bytes())
     lock.write_text(lock.read_text().replace(good.hexdigest(), "0" * 64))
-    with pytest.raises(BuildError, match="(?i)hash"):
+    with pytest.raises(BuildError, match="does not match the hash in the lock"):
         build(uv_project)
 
 
@@ -228,7 +228,7 @@ def test_poetry_lock_hash_is_enforced(build, function_dir, wheelhouse):
     lock = poetry_lock(wheelhouse, "")
     good = hashlib.sha256((wheelhouse / "armonly-1.0-py3-none-any.whl").read_bytes())
     (function_dir / "poetry.lock").write_text(lock.replace(good.hexdigest(), "1" * 64))
-    with pytest.raises(BuildError, match="(?i)hash"):
+    with pytest.raises(BuildError, match="does not match the hash in the lock"):
         build(function_dir)
 
 

@@ -105,7 +105,7 @@ def test_shared_object_checks_name_machine_and_glibc(tmp_path):
     ]
     new = tmp_path / "_d.cpython-312-x86_64-linux-gnu.so"
     new.write_bytes(fake_extension("x86_64", "2.39"))
-    assert check_shared_object(new, target) == ["needs GLIBC_2.39, python3.12 has 2.34"]
+    assert check_shared_object(new, target) == ["needs GLIBC_2.39"]
     mac = tmp_path / "_e.cpython-312-darwin.so"
     mac.write_bytes(b"\xcf\xfa\xed\xfe")
     assert "not a Linux (ELF) shared object" in check_shared_object(mac, target)

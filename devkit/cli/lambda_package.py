@@ -72,6 +72,17 @@ if TYPE_CHECKING:
     help="Add hash-checked .pyc for faster cold starts (needs python3.X).",
 )
 @click.option(
+    "--layer",
+    is_flag=True,
+    help="Put the dependencies in a layer zip (<OUT>-layer.zip); the zip keeps "
+    "the sources.",
+)
+@click.option(
+    "--layer-name",
+    metavar="NAME",
+    help="With --deploy --layer: the layer to publish [default: <FUNCTION>-deps].",
+)
+@click.option(
     "--deploy",
     "function",
     metavar="FUNCTION",
@@ -110,6 +121,8 @@ def lambda_package_cmd(
     cache_dir: Path | None,
     refresh: bool,
     compile_pyc: bool,
+    layer: bool,
+    layer_name: str | None,
     function: str | None,
     s3_bucket: str | None,
     run_check_event: str | None,
@@ -145,6 +158,7 @@ def lambda_package_cmd(
         arch=arch,
         excludes=exclude,
         install=install,
+        layer=layer,
     )
     if function:  # fail before building when the function cannot take the zip
         check_function(function, aws.lambda_(), resolve_target(runtime, arch))
@@ -163,6 +177,7 @@ def lambda_package_cmd(
             aws.s3() if s3_bucket else None,
             s3_bucket,
             on_status=out.info,
+            layer_name=layer_name,
         )
         if deployed.note:
             out.warn(deployed.note)
@@ -221,6 +236,7 @@ def _render(
             "dependency_source": result.dependency_source,
             "environment": result.environment,
             "warnings": result.warnings,
+            "layer": _layer_doc(result),
             "deploy": deployed.__dict__ if deployed else None,
             "run_check": None
             if checked is None
@@ -245,7 +261,19 @@ def _render(
     out.result(f"dependencies {cache[result.cache_hit]}{source}")
     out.result(f"sha256       {result.sha256}")
     out.result(f"CodeSha256   {result.code_sha256}")
-    if result.cache_hit is None:  # no requirements: no lib/, no .pth
+    if result.layer:
+        lay = result.layer
+        out.result(f"layer        {lay.output}")
+        out.result(
+            f"layer-size   {lay.zipped_size:,} bytes zipped, "
+            f"{lay.unzipped_size:,} unzipped, {lay.files} files"
+        )
+        out.result(f"layer-sha256 {lay.sha256}")
+        out.result(
+            f"environment  none needed: the layer is on sys.path at "
+            f"{result.target.site_packages}; leave PYTHONPATH unset"
+        )
+    elif result.cache_hit is None:  # no requirements: no lib/, no .pth
         out.result("environment  none needed (no dependencies)")
     else:
         out.result(
@@ -256,3 +284,12 @@ def _render(
         code = "updated" if deployed.code_updated else "unchanged (same CodeSha256)"
         env = "updated" if deployed.environment_changed else "unchanged"
         out.result(f"deployed     {deployed.function}: code {code}, environment {env}")
+        if deployed.layer_arn:
+            how = "published" if deployed.layer_published else "unchanged"
+            out.result(f"layer        {deployed.layer_arn} ({how}), attached")
+
+
+def _layer_doc(result: BuildResult) -> dict[str, object] | None:
+    if result.layer is None:
+        return None
+    return {k: str(v) if k == "output" else v for k, v in result.layer.__dict__.items()}

@@ -9,7 +9,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -59,6 +59,20 @@ class BuildOptions:
     arch: str | None = None
     excludes: Sequence[str] = ()
     install: InstallOptions = field(default_factory=InstallOptions)
+    layer: bool = False  # dependencies in a layer zip beside the function's
+
+
+@dataclass(frozen=True)
+class LayerZip:
+    """The layer zip: dependencies under python/lib/python3.X/site-packages/."""
+
+    output: Path
+    sha256: str
+    code_sha256: str
+    content_sha256: str
+    zipped_size: int
+    unzipped_size: int
+    files: int
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ class BuildResult:
     environment: dict[str, str]
     warnings: list[str]
     largest: list[tuple[str, int]]
+    layer: LayerZip | None = None
 
 
 def build_package(
@@ -107,26 +122,38 @@ def build_package(
         on_status(source.describe())
         cache_hit, lib = _dependencies(source, target, opts, on_status)
         warnings += _collisions(sources, lib) + _bundled_sdk(lib)
-    entries = lib + _source_entries(sources, target, opts.install.compile)
-    if lib:
-        entries.append(compress(PTH_NAME, PTH_LINE.encode(), False))
+    entries = _source_entries(sources, target, opts.install.compile)
+    layer_entries: list[ZipEntry] = []
+    if opts.layer:
+        if not lib:
+            raise ConfigError(
+                f"--layer puts the dependencies in a layer, and {src} declares "
+                "none: add requirements.txt, pyproject.toml or a lock file"
+            )
+        layer_entries = sorted(to_layer(lib, target), key=lambda e: e.arcname.encode())
+    elif lib:
+        entries += [*lib, compress(PTH_NAME, PTH_LINE.encode(), False)]
     entries.sort(key=lambda e: e.arcname.encode())
     _check_duplicates(entries)
-    largest = _largest(entries)
+    largest = _largest(entries + layer_entries, target)
     unzipped = sum(e.size for e in entries)
-    if unzipped >= UNZIPPED_LIMIT:
+    total = unzipped + sum(e.size for e in layer_entries)
+    if total >= UNZIPPED_LIMIT:
+        what = "function and layer together" if layer_entries else "unzipped size"
         raise BuildError(
-            f"unzipped size {unzipped:,} bytes passes Lambda's "
+            f"{what}: {total:,} bytes unzipped passes Lambda's "
             f"{UNZIPPED_LIMIT:,}-byte limit; largest: {_fmt(largest)}"
         )
-    _write_atomically(output, entries, dos_timestamp(environ), zip_comment(target))
+    stamp = dos_timestamp(environ)
+    layer = None
+    if layer_entries:
+        layer_out = output.with_name(f"{output.stem}-layer.zip")
+        layer = _write_layer(layer_out, layer_entries, stamp, zip_comment(target))
+        warnings += _over_direct_limit(layer_out.name, layer.zipped_size, largest)
+    _write_atomically(output, entries, stamp, zip_comment(target))
     digest = _sha256(output)
     zipped = output.stat().st_size
-    if zipped > DIRECT_UPLOAD_LIMIT:
-        warnings.append(
-            f"zip is {zipped / 1e6:.1f} MB, over the 50 MB direct upload "
-            f"limit: deploy with --s3-bucket; largest: {_fmt(largest)}"
-        )
+    warnings += _over_direct_limit("zip", zipped, largest)
     return BuildResult(
         output=output,
         target=target,
@@ -141,7 +168,41 @@ def build_package(
         environment=required_environment(),
         warnings=warnings,
         largest=largest,
+        layer=layer,
     )
+
+
+def to_layer(lib: Sequence[ZipEntry], target: Target) -> list[ZipEntry]:
+    """lib/ members renamed to where the runtime looks in a layer."""
+    prefix = target.site_packages.removeprefix("/opt/") + "/"
+    return [replace(e, arcname=prefix + e.arcname.removeprefix("lib/")) for e in lib]
+
+
+def _write_layer(
+    output: Path, entries: list[ZipEntry], stamp: tuple[int, int], comment: bytes
+) -> LayerZip:
+    _write_atomically(output, entries, stamp, comment)
+    digest = _sha256(output)
+    return LayerZip(
+        output=output,
+        sha256=digest.hex(),
+        code_sha256=base64.b64encode(digest).decode(),
+        content_sha256=_content_hash(entries),
+        zipped_size=output.stat().st_size,
+        unzipped_size=sum(e.size for e in entries),
+        files=len(entries),
+    )
+
+
+def _over_direct_limit(
+    name: str, zipped: int, largest: Sequence[tuple[str, int]]
+) -> list[str]:
+    if zipped <= DIRECT_UPLOAD_LIMIT:
+        return []
+    return [
+        f"{name} is {zipped / 1e6:.1f} MB, over the 50 MB direct upload "
+        f"limit: deploy with --s3-bucket; largest: {_fmt(largest)}"
+    ]
 
 
 def _check_source(src: Path) -> Path:
@@ -249,11 +310,20 @@ def _check_duplicates(entries: Sequence[ZipEntry]) -> None:
         raise BuildError(f"{dupes[0]} would be in the zip twice: rename or exclude it")
 
 
-def _largest(entries: Sequence[ZipEntry], top: int = 5) -> list[tuple[str, int]]:
+def _largest(
+    entries: Sequence[ZipEntry], target: Target, top: int = 5
+) -> list[tuple[str, int]]:
+    # A package in lib/ or in the layer counts as one contributor.
+    layer = target.site_packages.removeprefix("/opt/") + "/"
     sizes: Counter[str] = Counter()
     for e in entries:
         parts = e.arcname.split("/")
-        key = "/".join(parts[:2]) if parts[0] == "lib" and len(parts) > 2 else parts[0]
+        if e.arcname.startswith(layer):
+            key = "layer " + e.arcname.removeprefix(layer).split("/")[0]
+        elif parts[0] == "lib" and len(parts) > 2:
+            key = "/".join(parts[:2])
+        else:
+            key = parts[0]
         sizes[key] += e.size
     return sizes.most_common(top)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
@@ -29,6 +30,8 @@ class DeployResult:
     environment_changed: bool
     note: str | None
     s3_location: str | None
+    layer_arn: str | None = None  # the layer version attached, with --layer
+    layer_published: bool = False  # False: the latest version had this content
 
 
 def check_function(function: str, client: LambdaClient, target: Target) -> None:
@@ -61,10 +64,76 @@ def deploy_package(
     s3: S3Client | None = None,
     s3_bucket: str | None = None,
     on_status: Callable[[str], None] = lambda _msg: None,
+    layer_name: str | None = None,
 ) -> DeployResult:
-    """Update the function's code (unless unchanged) and merge its environment."""
+    """Update the function's code (unless unchanged) and merge its environment.
+
+    With a layer zip, publish it as a version of layer_name (default
+    `<function>-deps`) unless the latest version has the same bytes, and
+    attach that version in place of any other version of the same layer.
+    """
     with _converted(function):
-        return _deploy(build, function, client, s3, s3_bucket, on_status)
+        layer = None
+        if build.layer is not None:
+            layer = publish_layer(
+                build,
+                layer_name or f"{function}-deps",
+                client,
+                s3,
+                s3_bucket,
+                on_status,
+            )
+        return _deploy(build, function, client, s3, s3_bucket, on_status, layer)
+
+
+LAYER_MARK = "devkit sha256 "  # in the description: the zip's hash, to skip reuploads
+
+
+def publish_layer(
+    build: BuildResult,
+    name: str,
+    client: LambdaClient,
+    s3: S3Client | None,
+    s3_bucket: str | None,
+    on_status: Callable[[str], None],
+) -> tuple[str, bool]:
+    """The ARN of a layer version holding build.layer, and whether it is new."""
+    layer = build.layer
+    assert layer is not None
+    versions = client.list_layer_versions(LayerName=name).get("LayerVersions", [])
+    latest = max(versions, key=lambda v: v.get("Version", 0), default=None)
+    if latest and latest.get("Description") == LAYER_MARK + layer.sha256:
+        return latest["LayerVersionArn"], False
+    if s3_bucket:
+        key = f"devkit/lambda-package/layers/{name}/{layer.sha256}.zip"
+        _put(s3, s3_bucket, key, layer.output, layer.zipped_size, on_status)
+        content: dict[str, str | bytes] = {"S3Bucket": s3_bucket, "S3Key": key}
+    else:
+        _check_direct(layer.output.name, layer.zipped_size)
+        on_status(f"publishing {layer.zipped_size:,} bytes as layer {name}")
+        content = {"ZipFile": layer.output.read_bytes()}
+    resp = client.publish_layer_version(
+        LayerName=name,
+        Description=LAYER_MARK + layer.sha256,
+        Content=content,  # type: ignore[arg-type]
+        CompatibleRuntimes=[build.target.runtime],  # type: ignore[list-item]
+        CompatibleArchitectures=[build.target.arch],  # type: ignore[list-item]
+    )
+    got = resp.get("Content", {}).get("CodeSha256")
+    if got != layer.code_sha256:
+        raise DeployError(
+            f"Lambda reports CodeSha256 {got} for layer {name}, expected "
+            f"{layer.code_sha256}: deploy again"
+        )
+    return resp["LayerVersionArn"], True
+
+
+def _attach(current: Sequence[str], arn: str) -> list[str]:
+    # Replace any version of the same layer in place; else add it last.
+    base = arn.rsplit(":", 1)[0] + ":"
+    if any(a.startswith(base) for a in current):
+        return [arn if a.startswith(base) else a for a in current]
+    return [*current, arn]
 
 
 def _deploy(
@@ -74,6 +143,7 @@ def _deploy(
     s3: S3Client | None,
     s3_bucket: str | None,
     on_status: Callable[[str], None],
+    layer: tuple[str, bool] | None = None,
 ) -> DeployResult:
     conf = client.get_function_configuration(FunctionName=function)
     _check_target(
@@ -89,11 +159,7 @@ def _deploy(
                 FunctionName=function, S3Bucket=bucket, S3Key=key
             )
         else:
-            if build.zipped_size > DIRECT_UPLOAD_LIMIT:
-                raise DeployError(
-                    f"zip is {build.zipped_size / 1e6:.1f} MB, over the "
-                    "50 MB direct upload limit: pass --s3-bucket"
-                )
+            _check_direct("zip", build.zipped_size)
             on_status(f"uploading {build.zipped_size:,} bytes to {function}")
             resp = client.update_function_code(
                 FunctionName=function, ZipFile=build.output.read_bytes()
@@ -106,14 +172,33 @@ def _deploy(
         client.get_waiter("function_updated_v2").wait(FunctionName=function)
     current = conf.get("Environment", {}).get("Variables", {})
     change = merge_environment(current, build.target)
+    update: dict[str, object] = {}
     if change.changed:
-        client.update_function_configuration(
-            FunctionName=function, Environment={"Variables": change.variables}
-        )
+        update["Environment"] = {"Variables": change.variables}
+    attached = [x["Arn"] for x in conf.get("Layers", [])]
+    if layer and _attach(attached, layer[0]) != attached:
+        update["Layers"] = _attach(attached, layer[0])
+    if update:
+        client.update_function_configuration(FunctionName=function, **update)  # type: ignore[arg-type]
         client.get_waiter("function_updated_v2").wait(FunctionName=function)
     return DeployResult(
-        function, updated, build.code_sha256, change.changed, change.note, location
+        function,
+        updated,
+        build.code_sha256,
+        change.changed,
+        change.note,
+        location,
+        layer[0] if layer else None,
+        layer[1] if layer else False,
     )
+
+
+def _check_direct(name: str, size: int) -> None:
+    if size > DIRECT_UPLOAD_LIMIT:
+        raise DeployError(
+            f"{name} is {size / 1e6:.1f} MB, over the 50 MB direct upload "
+            "limit: pass --s3-bucket"
+        )
 
 
 def _check_target(
@@ -139,9 +224,20 @@ def _upload_to_s3(
     bucket: str,
     on_status: Callable[[str], None],
 ) -> str:
+    key = f"devkit/lambda-package/{function}/{build.sha256}.zip"
+    _put(s3, bucket, key, build.output, build.zipped_size, on_status)
+    return f"s3://{bucket}/{key}"
+
+
+def _put(
+    s3: S3Client | None,
+    bucket: str,
+    key: str,
+    path: Path,
+    size: int,
+    on_status: Callable[[str], None],
+) -> None:
     if s3 is None:
         raise DeployError("an S3 client is needed to deploy through --s3-bucket")
-    key = f"devkit/lambda-package/{function}/{build.sha256}.zip"
-    on_status(f"uploading {build.zipped_size:,} bytes to s3://{bucket}/{key}")
-    s3.upload_file(str(build.output), bucket, key)
-    return f"s3://{bucket}/{key}"
+    on_status(f"uploading {size:,} bytes to s3://{bucket}/{key}")
+    s3.upload_file(str(path), bucket, key)

@@ -116,3 +116,17 @@ def test_compile_without_target_python_fails_naming_it(run, function_dir, monkey
     rc, _, err = run(str(function_dir), "--runtime", "python3.13", "--compile")
     assert rc == 1
     assert err.startswith("error: --compile needs python3.13 on PATH")
+
+
+def test_layer_prints_both_zips(run, function_dir, tmp_path):
+    rc, out, err = run(str(function_dir), "--runtime", "python3.12", "--layer")
+    assert rc == 0, err
+    lines = dict(line.split(None, 1) for line in out.splitlines())
+    assert lines["zip"] == str(tmp_path / "fn.zip")
+    assert lines["layer"] == str(tmp_path / "fn-layer.zip")
+    assert "dependencies from requirements.txt" in err
+    assert out.count("python/lib/python3.12/site-packages") == 1
+    with zipfile.ZipFile(tmp_path / "fn-layer.zip") as zf:
+        assert (
+            "python/lib/python3.12/site-packages/purepkg/__init__.py" in zf.namelist()
+        )

@@ -154,3 +154,39 @@ def test_cli_checks_the_function_before_building(
         "arm64: rebuild with --arch x86_64\n"
     )
     assert not (tmp_path / "fn.zip").exists()
+
+
+def test_layer_is_published_once_and_attached(
+    build, function_dir, aws, function, tmp_path
+):
+    client = aws.lambda_()
+    other = client.publish_layer_version(
+        LayerName=f"{function}-other", Content={"ZipFile": _empty_zip()}
+    )["LayerVersionArn"]
+    client.update_function_configuration(FunctionName=function, Layers=[other])
+    result = build(function_dir, layer=True)
+    first = deploy_package(result, function, client)
+    assert first.layer_published
+    assert first.layer_arn.endswith(f":layer:{function}-deps:1")
+    layers = client.get_function_configuration(FunctionName=function)["Layers"]
+    assert [x["Arn"] for x in layers] == [other, first.layer_arn]
+    # Same bytes again: no new version, nothing to attach.
+    again = deploy_package(build(function_dir, layer=True), function, client)
+    assert not again.layer_published and again.layer_arn == first.layer_arn
+    assert (
+        len(client.list_layer_versions(LayerName=f"{function}-deps")["LayerVersions"])
+        == 1
+    )
+    # New dependencies: version 2 replaces version 1 in place.
+    (function_dir / "requirements.txt").write_text("purepkg==2.0\n")
+    newer = deploy_package(build(function_dir, layer=True), function, client)
+    assert newer.layer_published and newer.layer_arn.endswith(":2")
+    layers = client.get_function_configuration(FunctionName=function)["Layers"]
+    assert [x["Arn"] for x in layers] == [other, newer.layer_arn]
+
+
+def _empty_zip():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("python/x.py", "")
+    return buf.getvalue()

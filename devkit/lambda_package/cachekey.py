@@ -103,9 +103,9 @@ def _classify(line: str, base: Path, pinned: set[str], local: list[Path]) -> Non
         url = req.url or ""
         name = canonicalize_name(req.name)
         specs = list(req.specifier)
-        if len(specs) == 1 and specs[0].operator in {"==", "==="}:
-            if "*" not in specs[0].version:
-                pinned.add(name)
+        exact = len(specs) == 1 and specs[0].operator in {"==", "==="}
+        if url.endswith(".whl") or (exact and "*" not in specs[0].version):
+            pinned.add(name)  # one version, or one wheel file (a lock's pins)
     paths = _local_candidates(url.removeprefix("file://"), base) if url else []
     local += paths
     if paths and name:

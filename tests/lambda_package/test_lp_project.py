@@ -252,3 +252,10 @@ def test_requirements_txt_that_is_a_folder_is_an_error(build, function_dir):
     (function_dir / "requirements.txt").mkdir()
     with pytest.raises(ConfigError, match="requirements.txt is a folder"):
         build(function_dir)
+
+
+def test_lock_builds_reuse_the_cache_without_an_unpinned_note(build, uv_project):
+    build(uv_project)
+    said: list[str] = []
+    assert build(uv_project, on_status=said.append).cache_hit is True
+    assert said == ["dependencies from uv.lock (requirements.txt ignored)"]

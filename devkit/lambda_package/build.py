@@ -33,6 +33,8 @@ from devkit.lambda_package.pathsetup import PTH_LINE, PTH_NAME, required_environ
 from devkit.lambda_package.project import (
     DependencySource,
     find_source,
+    has_hashes,
+    hashed_for_target,
     requirements_for,
 )
 from devkit.lambda_package.pyc import compile_files, target_python
@@ -219,8 +221,14 @@ def _dependencies(
 ) -> tuple[bool, list[ZipEntry]]:
     with tempfile.TemporaryDirectory(prefix="devkit-deps-") as tmp:
         requirements = requirements_for(source, target, Path(tmp))
+        locked = source.locked
+        if not locked and opts.install.installer == "pip" and has_hashes(requirements):
+            # uv's resolution for pip would drop the hashes: install the
+            # (complete, as pip's hash mode demands) file for the target.
+            requirements = hashed_for_target(requirements, target, Path(tmp))
+            locked = True
         deps = ensure_dependencies(
-            requirements, target, opts.install, on_status, locked=source.locked
+            requirements, target, opts.install, on_status, locked=locked
         )
     lib = [
         e for e in load_entries(deps) if not _user_excluded(e.arcname, opts.excludes)

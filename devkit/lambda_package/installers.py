@@ -201,7 +201,7 @@ def explain_failure(
         if hint:
             extra = f"; {hint[1].rstrip('.')}"
         elif "building from source is disabled" in text:
-            extra = f": {SDIST_REMEDY}"
+            extra = f": {SDIST_REMEDY.format(pkg=m['pkg'])}"
         else:
             extra = ""
         return f"no wheel of {m['pkg']} for {target.describe()}{extra}"
@@ -225,8 +225,9 @@ def explain_failure(
 
 
 SDIST_REMEDY = (
-    "it publishes only a source distribution; build a wheel (`pip wheel PKG -w "
-    "wheels/`, on Amazon Linux for compiled code) and pass --find-links wheels"
+    "it publishes only a source distribution; build a wheel (`pip wheel {pkg} "
+    "--no-deps -w wheels/`, on Amazon Linux for compiled code) and pass "
+    "--find-links wheels"
 )
 _NO_VERSION = re.compile(
     r"there is no version of (?P<pkg>[A-Za-z0-9_.\-]+)==(?P<version>[^\s,]+)"

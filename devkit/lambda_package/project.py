@@ -313,3 +313,46 @@ def poetry_pins(lock: Path, target: Target) -> list[str]:
             )
         lines.append(f"{name}=={version} " + " ".join(f"--hash={h}" for h in hashes))
     return lines
+
+
+def has_hashes(requirements: Path) -> bool:
+    """Whether a requirements file pins hashes (`--hash=sha256:...`)."""
+    return "--hash" in requirements.read_text(errors="replace")
+
+
+def hashed_for_target(requirements: Path, target: Target, work: Path) -> Path:
+    """A hashed requirements file with markers evaluated for the target.
+
+    Written into work. Lines whose marker fails are dropped; the others keep
+    their hashes and lose their marker, so pip, which would evaluate it for
+    this machine, never sees it.
+    """
+    text = requirements.read_text().replace("\\\n", " ")
+    out_lines = []
+    for raw in text.splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+        if not line:
+            continue
+        if re.match(r"^(-r|-c|--requirement|--constraint)\b", line):
+            raise ConfigError(
+                f"{requirements} includes {line.split()[-1]}: with --installer pip "
+                "a hashed requirements file must be one file; merge them or use uv"
+            )
+        if line.startswith("-"):
+            out_lines.append(line)
+            continue
+        spec, _, options = line.partition(" --")
+        options = f"--{options}" if options else ""
+        try:
+            req = Requirement(spec)
+        except InvalidRequirement as exc:
+            raise ConfigError(
+                f"{requirements}: bad requirement {spec!r}: {exc}"
+            ) from exc
+        if req.marker and not applies(str(req.marker), target, requirements):
+            continue
+        req.marker = None
+        out_lines.append(f"{req} {options}".strip())
+    out = work / "hashed-for-target.txt"
+    out.write_text("".join(f"{line}\n" for line in out_lines))
+    return out

@@ -416,3 +416,27 @@ def test_problems_name_the_target_once(build, function_dir):
     with pytest.raises(BuildError) as exc:
         build(function_dir)
     assert str(exc.value).count("python3.12") == 1
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_hashes_in_requirements_are_enforced_with_target_markers(
+    build, function_dir, wheelhouse, tmp_path, installer
+):
+    arm = wheelhouse / "extpkg-2.0-cp312-cp312-manylinux_2_17_aarch64.whl"
+    x86 = wheelhouse / "extpkg-2.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+    pure = wheelhouse / "purepkg-1.0-py3-none-any.whl"
+    reqs = (
+        f"purepkg==1.0 --hash=sha256:{_sha(pure)}\n"
+        f'extpkg==2.0 ; platform_machine == "aarch64" '
+        f"--hash=sha256:{_sha(arm)} --hash=sha256:{_sha(x86)}\n"
+    )
+    (function_dir / "requirements.txt").write_text(reqs)
+    on_arm = build(function_dir, arch="arm64", installer=installer)
+    assert "lib/extpkg/_ext.cpython-312-aarch64-linux-gnu.so" in names(on_arm.output)
+    (function_dir / "requirements.txt").write_text(reqs.replace(_sha(pure), "0" * 64))
+    with pytest.raises(BuildError, match="purepkg==1.0 does not match the hash"):
+        build(function_dir, installer=installer, output=tmp_path / "b.zip")

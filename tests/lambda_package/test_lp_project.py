@@ -17,6 +17,10 @@ import pytest
 from devkit.errors import BuildError, ConfigError
 from devkit.lambda_package.installers import uv_bin
 
+# How a user writes pylock.toml for deployment: uv's export keeps the dev
+# group (without a marker) unless told not to.
+PYLOCK_EXPORT = ("export", "--format", "pylock.toml", "--no-dev", "-o", "pylock.toml")
+
 
 def names(path):
     with zipfile.ZipFile(path) as zf:
@@ -63,6 +67,8 @@ def uv_project(function_dir, wheelhouse):
     """function_dir as a uv project locked against the local wheels."""
     (function_dir / "requirements.txt").write_text("purepkg==2.0\n")  # ignored
     write_pyproject(function_dir, ["purepkg==1.0", "armonly"])
+    with (function_dir / "pyproject.toml").open("a") as fh:
+        fh.write('[dependency-groups]\ndev = ["scripted"]\n')  # not shipped
     uv(function_dir, wheelhouse, "lock")
     return function_dir
 
@@ -84,7 +90,7 @@ def test_uv_lock_wins_over_requirements_and_is_said(build, uv_project):
 def test_pylock_from_uv_export_is_installed_exactly(
     build, uv_project, wheelhouse, installer
 ):
-    uv(uv_project, wheelhouse, "export", "--format", "pylock.toml", "-o", "pylock.toml")
+    uv(uv_project, wheelhouse, *PYLOCK_EXPORT)
     result = build(uv_project, installer=installer, arch="arm64")
     assert result.dependency_source == "pylock.toml"
     assert lib_packages(result) == ["armonly", "extpkg", "purepkg"]
@@ -92,7 +98,7 @@ def test_pylock_from_uv_export_is_installed_exactly(
 
 
 def test_lock_hash_is_enforced(build, uv_project, wheelhouse):
-    uv(uv_project, wheelhouse, "export", "--format", "pylock.toml", "-o", "pylock.toml")
+    uv(uv_project, wheelhouse, *PYLOCK_EXPORT)
     lock = uv_project / "pylock.toml"
     good = hashlib.sha256((wheelhouse / "purepkg-1.0-py3-none-any.whl").read_bytes())
     lock.write_text(lock.read_text().replace(good.hexdigest(), "0" * 64))
@@ -236,7 +242,7 @@ def test_poetry_lock_hash_is_enforced(build, function_dir, wheelhouse):
 def test_requirements_option_naming_a_lock_file_reads_it_as_one(
     build, uv_project, wheelhouse, tmp_path, name
 ):
-    uv(uv_project, wheelhouse, "export", "--format", "pylock.toml", "-o", "pylock.toml")
+    uv(uv_project, wheelhouse, *PYLOCK_EXPORT)
     result = build(uv_project, requirements=uv_project / name)
     assert result.dependency_source == name
     assert lib_packages(result) == ["armonly", "purepkg"]

@@ -190,3 +190,15 @@ def _empty_zip():
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("python/x.py", "")
     return buf.getvalue()
+
+
+def test_layer_goes_through_s3_with_a_bucket(build, function_dir, aws, function):
+    aws.s3().create_bucket(Bucket="layers")
+    result = build(function_dir, layer=True)
+    deployed = deploy_package(
+        result, function, aws.lambda_(), aws.s3(), "layers", layer_name="shared-deps"
+    )
+    assert deployed.layer_arn.endswith(":layer:shared-deps:1")
+    key = f"devkit/lambda-package/layers/shared-deps/{result.layer.sha256}.zip"
+    body = aws.s3().get_object(Bucket="layers", Key=key)["Body"].read()
+    assert body == result.layer.output.read_bytes()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 import zipfile
 
 import pytest
 
 from devkit.errors import BuildError, ConfigError
 from devkit.lambda_package import build as build_mod
-from testing.lambda_runtime import FakeLambda
 
 
 def names(path):
@@ -67,18 +65,3 @@ def test_limit_counts_function_and_layer_and_names_both(
     message = str(exc.value)
     assert message.startswith("function and layer together: ")
     assert "big.bin" in message and "layer extpkg" in message
-
-
-def test_layer_imports_through_the_runtime_path_set_up(build, function_dir, tmp_path):
-    runtime = f"python3.{sys.version_info.minor}"
-    result = build(function_dir, layer=True, runtime=runtime)
-    fake = FakeLambda.create(tmp_path / "lambda")
-    with zipfile.ZipFile(result.output) as zf:
-        zf.extractall(fake.task)
-    with zipfile.ZipFile(result.layer.output) as zf:
-        zf.extractall(fake.opt)
-    out = fake.invoke("handler.handler")
-    assert out["result"]["purepkg"] == "lib"  # the wheel's own module, from /opt
-    assert out["result"]["boto3"] == "lib"
-    assert str(fake.layer_site_packages()) in out["sys_path"]
-    assert not (fake.task / "lib").exists()

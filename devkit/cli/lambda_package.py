@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     "-r",
     "--requirements",
     type=click.Path(path_type=Path),
-    help="Requirements file [default: SRC_DIR/requirements.txt if present].",
+    help="Requirements or lock file [default: the first of pylock.toml, uv.lock, "
+    "poetry.lock, pyproject.toml, requirements.txt in SRC_DIR].",
 )
 @click.option(
     "--runtime", help="Lambda runtime, e.g. python3.12 [default: python3.14]."
@@ -167,7 +168,8 @@ def lambda_package_cmd(
         out.warn(warning)
     checked = None
     if run_check_event is not None:
-        checked = _run_check(out, result.output, run_check_event, handler)
+        layers = [result.layer.output] if result.layer else []
+        checked = _run_check(out, result.output, run_check_event, handler, layers)
     deployed = None
     if function:
         deployed = deploy_package(
@@ -186,7 +188,11 @@ def lambda_package_cmd(
 
 
 def _run_check(
-    out: Output, zip_path: Path, event: str, handler: str | None
+    out: Output,
+    zip_path: Path,
+    event: str,
+    handler: str | None,
+    layers: list[Path],
 ) -> RunResult:
     from devkit.cli.lambda_run import log_writer, read_event
     from devkit.lambda_run import run_check
@@ -199,6 +205,7 @@ def _run_check(
             handler,
             on_status=out.info,
             on_log=log_writer(out),
+            layers=layers,
         )
     except DevkitError:
         zip_path.unlink(missing_ok=True)  # a zip that cannot start is not a build

@@ -198,6 +198,7 @@ def run_check(
     on_status: Callable[[str], None] = lambda _msg: None,
     on_log: Callable[[bytes], None] = lambda _data: None,
     environ: Mapping[str, str] = os.environ,
+    layers: Sequence[Path] = (),
 ) -> RunResult:
     """One invocation after a build; BuildError when the handler cannot load.
 
@@ -205,7 +206,7 @@ def run_check(
     event may be right to, so that is the caller's warning to show.
     """
     result = run_zip(
-        RunOptions(zip_path=zip_path, handler=handler, event=event),
+        RunOptions(zip_path=zip_path, handler=handler, event=event, layers=layers),
         on_status,
         on_log,
         environ,

@@ -86,7 +86,9 @@ def deploy_package(
         return _deploy(build, function, client, s3, s3_bucket, on_status, layer)
 
 
-LAYER_MARK = "devkit sha256 "  # in the description: the zip's hash, to skip reuploads
+# In the version's description: the layer's content hash (names, modes, CRCs,
+# so another zlib's bytes for the same files still match), to skip reuploads.
+LAYER_MARK = "devkit content-sha256 "
 
 
 def publish_layer(
@@ -102,7 +104,7 @@ def publish_layer(
     assert layer is not None
     versions = client.list_layer_versions(LayerName=name).get("LayerVersions", [])
     latest = max(versions, key=lambda v: v.get("Version", 0), default=None)
-    if latest and latest.get("Description") == LAYER_MARK + layer.sha256:
+    if latest and latest.get("Description") == LAYER_MARK + layer.content_sha256:
         return latest["LayerVersionArn"], False
     if s3_bucket:
         key = f"devkit/lambda-package/layers/{name}/{layer.sha256}.zip"
@@ -114,7 +116,7 @@ def publish_layer(
         content = {"ZipFile": layer.output.read_bytes()}
     resp = client.publish_layer_version(
         LayerName=name,
-        Description=LAYER_MARK + layer.sha256,
+        Description=LAYER_MARK + layer.content_sha256,
         Content=content,  # type: ignore[arg-type]
         CompatibleRuntimes=[build.target.runtime],  # type: ignore[list-item]
         CompatibleArchitectures=[build.target.arch],  # type: ignore[list-item]

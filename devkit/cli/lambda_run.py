@@ -49,8 +49,16 @@ EXIT_CODES = {
     metavar="KEY=VALUE",
     help="A function environment variable (repeatable).",
 )
-@click.option("--python", help="Interpreter to run [default: python3.X of the zip].")
-@click.option("--runtime", help="python3.X, for a zip that does not record it.")
+@click.option(
+    "--python",
+    metavar="PATH",
+    help="Interpreter to run [default: the zip's python3.X on PATH, pyenv or uv].",
+)
+@click.option(
+    "--runtime",
+    metavar="python3.X",
+    help="The zip's runtime, for a zip that does not record it.",
+)
 @click.option(
     "--timeout",
     type=float,

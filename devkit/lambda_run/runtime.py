@@ -115,8 +115,8 @@ def select_python(
     if found is not None:
         return found
     raise ConfigError(
-        f"no python{target.python_version} found (PATH, pyenv, uv's Pythons) for "
-        f"{target.runtime}: install it (`uv python install "
+        f"no python{target.python_version} found (PATH, pyenv, uv's Pythons) "
+        "to run the zip: install it (`uv python install "
         f"{target.python_version}`) or pass --python"
     )
 

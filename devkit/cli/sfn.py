@@ -386,7 +386,7 @@ def wait_cmd(
         with out.err.status("waiting") as status:
 
             def on_poll(state: str, elapsed: float) -> None:
-                status.update(f"{state} for {_secs(elapsed)}")
+                status.update(f"{state} for {elapsed:,.0f} s")
 
             desc = wait_for_execution(sfn, execution_arn, timeout, on_poll=on_poll)
     else:

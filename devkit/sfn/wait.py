@@ -73,6 +73,11 @@ def wait_for_execution(
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
     """The final DescribeExecution; raise the status's error unless SUCCEEDED."""
+    if not execution_arn.startswith("arn:") or ":execution:" not in execution_arn:
+        raise ConfigError(
+            f"{execution_arn!r} is not an execution ARN "
+            "(arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME)"
+        )
     start = clock()
     delays = backoff.delays()
     while True:

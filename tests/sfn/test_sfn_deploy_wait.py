@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 
 import boto3
 import pytest
@@ -150,6 +149,10 @@ def test_wait_on_an_unknown_execution(sfn_server, capsys):
     arn = "arn:aws:states:us-east-1:123456789012:execution:nope:nope"
     rc, _, err = wait(capsys, arn)
     assert rc == 2 and err.startswith("error: ExecutionDoesNotExist")
+    rc, _, err = wait(capsys, "")
+    assert rc == 2 and err == "error: '' is not an execution ARN " + (
+        "(arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME)\n"
+    )
 
 
 def test_deployed_gatekeeper_runs_and_is_waited_on(project, sfn_server, capsys):
@@ -191,8 +194,8 @@ def test_backoff_polls_less_often_over_time():
         slept.append(s)
         now[0] += s
 
+    arn = "arn:aws:states:us-east-1:123456789012:execution:m:run"
     desc = wait_for_execution(
-        Fake(), "arn", backoff=Backoff(1, 2, 5), sleep=sleep, clock=lambda: now[0]
+        Fake(), arn, backoff=Backoff(1, 2, 5), sleep=sleep, clock=lambda: now[0]
     )
     assert desc["status"] == "SUCCEEDED" and slept == [1, 2, 4, 5, 5]
-    time.sleep(0)

@@ -7,6 +7,7 @@ a slash path into the definition: `/States/Gatekeeper/Catch/0`.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +75,8 @@ class Machine:
 
     @property
     def states(self) -> dict[str, dict[str, Any]]:
-        states: dict[str, dict[str, Any]] = self.body.get("States", {})
-        return states
+        states = self.body.get("States")
+        return states if isinstance(states, dict) else {}
 
     @property
     def start_at(self) -> str:
@@ -112,7 +113,7 @@ def _walk(machine: Machine) -> Iterator[Machine]:
         lang = machine.language_of(state)
         base = machine.state_location(name)
         if state.get("Type") == "Parallel":
-            for i, branch in enumerate(state.get("Branches") or []):
+            for i, branch in enumerate(_as_list(state.get("Branches"))):
                 if isinstance(branch, dict):
                     yield from _walk(Machine(branch, f"{base}/Branches/{i}", lang))
         elif state.get("Type") == "Map":
@@ -175,10 +176,28 @@ class Retrier:
 
     def delay(self, retry_index: int) -> float:
         """The computed wait before retry number `retry_index` (0-based), no jitter."""
-        delay = self.interval * self.backoff**retry_index
+        try:
+            delay = self.interval * self.backoff**retry_index
+        except OverflowError:
+            delay = math.inf
         if self.max_delay is not None:
             delay = min(delay, self.max_delay)
         return float(delay)
+
+    def total_delay(self, retries: int) -> float:
+        """The sum of the first `retries` computed waits, without a loop per retry.
+
+        MaxAttempts goes up to 99,999,999: the waits grow until the cap (or
+        infinity), and every wait after that is the same.
+        """
+        total, k = 0.0, 0
+        while k < retries:
+            delay = self.delay(k)
+            if delay == self.delay(k + 1) or math.isinf(delay) or k >= 10_000:
+                return total + delay * (retries - k)
+            total += delay
+            k += 1
+        return total
 
     def matches(self, error: str) -> bool:
         """Whether this retrier (or a catcher with these names) handles `error`."""
@@ -201,9 +220,154 @@ def error_matches(names: tuple[str, ...] | list[str], error: str) -> bool:
 UNCATCHABLE = ("States.Runtime", "States.DataLimitExceeded")
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _number(value: Any, default: float) -> float:
     return float(value) if _is_number(value) else float(default)
+
+
+# --- the shape every rule and the simulator may rely on ---------------------------
+
+_STRING_FIELDS = (
+    "Type",
+    "Next",
+    "Default",
+    "Resource",
+    "InputPath",
+    "OutputPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ItemsPath",
+    "QueryLanguage",
+    "Comment",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+)
+_NUMBER_FIELDS = (
+    "TimeoutSeconds",
+    "HeartbeatSeconds",
+    "MaxConcurrency",
+    "ToleratedFailurePercentage",
+    "ToleratedFailureCount",
+)
+_RETRIER_NUMBERS = ("IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds")
+
+
+def shape_errors(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """(location, message) for every field of the wrong JSON type.
+
+    AWS rejects these before anything else (SCHEMA_VALIDATION_FAILED); the
+    rules and the simulator run only on a definition without them.
+    """
+    found: list[tuple[str, str]] = []
+    _machine_shape(doc, "", found)
+    return found
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__.replace("dict", "object")
+
+
+def _machine_shape(body: Any, where: str, found: list[tuple[str, str]]) -> None:
+    if not isinstance(body, dict):
+        found.append((where or "/", f"expected an object, got {_kind(body)}"))
+        return
+    if not isinstance(body.get("StartAt"), str):
+        found.append((f"{where}/StartAt", "StartAt must be a string"))
+    states = body.get("States")
+    if not isinstance(states, dict):
+        found.append((f"{where}/States", "States must be an object"))
+        return
+    if "TimeoutSeconds" in body and not _is_number(body["TimeoutSeconds"]):
+        found.append((f"{where}/TimeoutSeconds", "TimeoutSeconds must be a number"))
+    for name, state in states.items():
+        _state_shape(state, f"{where}/States/{name}", found)
+
+
+def _state_shape(state: Any, where: str, found: list[tuple[str, str]]) -> None:
+    if not isinstance(state, dict):
+        found.append((where, f"a state must be an object, got {_kind(state)}"))
+        return
+    for field in _STRING_FIELDS:
+        if field in state and not isinstance(state[field], str):
+            found.append((f"{where}/{field}", f"{field} must be a string"))
+    for field in _NUMBER_FIELDS:
+        if field in state and not _is_number(state[field]):
+            found.append((f"{where}/{field}", f"{field} must be a number"))
+    if "End" in state and not isinstance(state["End"], bool):
+        found.append((f"{where}/End", "End must be true or false"))
+    for field in ("ResultPath",):
+        if field in state and not isinstance(state[field], str | None):
+            found.append((f"{where}/{field}", f"{field} must be a string or null"))
+    if "Seconds" in state and not isinstance(state["Seconds"], int | float | str):
+        found.append((f"{where}/Seconds", "Seconds must be a number"))
+    for key in ("Retry", "Catch", "Choices", "Branches"):
+        _list_of_objects(state, key, where, found)
+    for key in ("Retry", "Catch"):
+        for i, entry in enumerate(_objects(state.get(key))):
+            _entry_shape(entry, key, f"{where}/{key}/{i}", found)
+    for i, branch in enumerate(_objects(state.get("Branches"))):
+        _machine_shape(branch, f"{where}/Branches/{i}", found)
+    for key in ("ItemProcessor", "Iterator"):
+        if key in state:
+            _machine_shape(state[key], f"{where}/{key}", found)
+    for i, rule in enumerate(_objects(state.get("Choices"))):
+        _rule_shape(rule, f"{where}/Choices/{i}", found)
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _list_of_objects(
+    state: dict[str, Any], key: str, where: str, found: list[tuple[str, str]]
+) -> None:
+    value = state.get(key)
+    if key in state and (
+        not isinstance(value, list) or not all(isinstance(v, dict) for v in value)
+    ):
+        found.append((f"{where}/{key}", f"{key} must be a list of objects"))
+
+
+def _entry_shape(
+    entry: dict[str, Any], key: str, where: str, found: list[tuple[str, str]]
+) -> None:
+    names = entry.get("ErrorEquals")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        found.append((f"{where}/ErrorEquals", "ErrorEquals must be a list of names"))
+    if key == "Catch" and not isinstance(entry.get("Next"), str):
+        found.append((f"{where}/Next", "a catcher needs Next, a state name"))
+    if key == "Catch" and not isinstance(entry.get("ResultPath", ""), str | None):
+        found.append((f"{where}/ResultPath", "ResultPath must be a string or null"))
+    for field in _RETRIER_NUMBERS:
+        if key == "Retry" and field in entry and not _is_number(entry[field]):
+            found.append((f"{where}/{field}", f"{field} must be a number"))
+
+
+def _rule_shape(rule: dict[str, Any], where: str, found: list[tuple[str, str]]) -> None:
+    if "Next" in rule and not isinstance(rule["Next"], str):
+        found.append((f"{where}/Next", "Next must be a state name"))
+    if "Variable" in rule and not isinstance(rule["Variable"], str):
+        found.append((f"{where}/Variable", "Variable must be a path"))
+    for key in ("And", "Or"):
+        if key in rule:
+            if not isinstance(rule[key], list) or not all(
+                isinstance(r, dict) for r in rule[key]
+            ):
+                found.append((f"{where}/{key}", f"{key} must be a list of rules"))
+            else:
+                for i, inner in enumerate(rule[key]):
+                    _rule_shape(inner, f"{where}/{key}/{i}", found)
+    if "Not" in rule:
+        if isinstance(rule["Not"], dict):
+            _rule_shape(rule["Not"], f"{where}/Not", found)
+        else:
+            found.append((f"{where}/Not", "Not must be a rule"))

@@ -66,7 +66,11 @@ def events_per_attempt(state: dict[str, Any]) -> int:
 
 
 def budgets(doc: dict[str, Any]) -> list[Budget]:
-    """One budget per loop in every machine of the definition."""
+    """One budget per loop in every machine of the definition (none if malformed)."""
+    from devkit.sfn.asl import shape_errors
+
+    if shape_errors(doc):
+        return []
     found: list[Budget] = []
     for machine in machines(doc):
         in_cycle: set[str] = set()
@@ -174,11 +178,11 @@ def _delays(retrier: Retrier | None) -> tuple[float, float, float, float]:
     """(first, min, expected, max) total delay of one full round of retries."""
     if retrier is None or retrier.max_attempts == 0:
         return (0.0, 0.0, 0.0, 0.0)
-    nominal = [retrier.delay(k) for k in range(retrier.max_attempts)]
-    total = sum(nominal)
+    first = retrier.delay(0)
+    total = retrier.total_delay(retrier.max_attempts)
     if retrier.jitter:  # FULL: each delay uniform in [0, computed]
-        return (nominal[0], 0.0, total / 2, total)
-    return (nominal[0], total, total, total)
+        return (first, 0.0, total / 2, total)
+    return (first, total, total, total)
 
 
 def _retry_budget(

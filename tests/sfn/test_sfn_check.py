@@ -38,6 +38,10 @@ BROKEN = {
         ("RETRIER_FIELD", "/States/GatekeeperState/Retry/0/IntervalSeconds"),
         ("RETRIER_FIELD", "/States/GatekeeperState/Retry/0/JitterStrategy"),
     ],
+    "wrong_types": [
+        ("SCHEMA_VALIDATION_FAILED", "/States/DoneState"),
+        ("SCHEMA_VALIDATION_FAILED", "/States/GatekeeperState/Retry"),
+    ],
     "machine_timeout_short": [("MACHINE_TIMEOUT_TOO_SHORT", "/TimeoutSeconds")],
     "jsonata_resultpath": [("QUERY_LANGUAGE_FIELD", "/States/Gatekeeper/ResultPath")],
 }
@@ -145,3 +149,21 @@ def test_missing_file_and_non_machine(capsys, tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     rc, _, err = run(capsys, tmp_path / "list.json")
     assert rc == 2 and 'no "States" object' in err
+
+
+def test_wrong_types_stop_the_simulator_with_one_line(capsys):
+    path = FIXTURES / "broken" / "wrong_types.asl.json"
+    rc = main(["sfn", "simulate", str(path), "--task", "GatekeeperState={}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: /States/") and len(err.splitlines()) == 1
+
+
+def test_budget_of_the_largest_max_attempts_is_computed_not_looped():
+    doc = load_definition(FIXTURES / "valid" / "recipe_fixed.asl.json")
+    doc["States"]["GatekeeperState"]["Retry"][0]["MaxAttempts"] = 99_999_999
+    doc["States"]["GatekeeperState"]["Retry"][0]["BackoffRate"] = 2.0
+    doc["States"]["GatekeeperState"]["Retry"][0]["MaxDelaySeconds"] = 60
+    [b] = budgets(doc)
+    assert b.delay_max == 30 + 60 * (99_999_999 - 1)
+    codes = {d.code for d in check_definition(doc, "f")}
+    assert "HISTORY_CAP" in codes

@@ -60,6 +60,7 @@ class Rule:
 
 
 RULES: list[Rule] = []
+SHAPE_HINT = "give the field the JSON type the States Language defines"
 
 
 def rule(code: str, severity: str, hint: str) -> Callable[[RuleFunc], RuleFunc]:
@@ -76,6 +77,7 @@ def check_definition(
     doc: dict[str, Any], file: str, machine_type: str = "STANDARD"
 ) -> list[Diagnostic]:
     """Every finding of every rule, errors first, then by location."""
+    from devkit.sfn.asl import shape_errors
     from devkit.sfn.check import (  # noqa: F401  (each module registers its rules)
         handling,
         loops,
@@ -83,6 +85,14 @@ def check_definition(
         structure,
     )
 
+    shape = shape_errors(doc)
+    if shape:  # the rules assume the shape: report it alone, as AWS does
+        return [
+            Diagnostic(
+                file, ERROR, "SCHEMA_VALIDATION_FAILED", message, location, SHAPE_HINT
+            )
+            for location, message in shape
+        ]
     ctx = Context(doc, machine_type)
     found = [
         Diagnostic(file, r.severity, r.code, message, location, r.hint)

@@ -110,11 +110,9 @@ def machine_timeout(opts: GatekeeperOptions) -> int:
     """Above the worst case: every wait, every call at its timeout, then a margin."""
     poll = Retrier.of(_retrier(opts))
     transient = Retrier.of(TRANSIENT_RETRIER)
-    waits = sum(poll.delay(k) for k in range(poll.max_attempts))
+    waits = poll.total_delay(poll.max_attempts)
     rounds = 2 if opts.force else 1  # the forced round enters the state again
-    transient_waits = rounds * sum(
-        transient.delay(k) for k in range(transient.max_attempts)
-    )
+    transient_waits = rounds * transient.total_delay(transient.max_attempts)
     calls = (poll.max_attempts + 1 + transient.max_attempts) * rounds
     worst = waits + transient_waits + calls * TASK_TIMEOUT
     return int(math.ceil(worst / 300.0) * 300 + 300)

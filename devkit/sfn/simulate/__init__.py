@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from devkit.sfn.asl import all_states
+from devkit.sfn.asl import all_states, shape_errors
 from devkit.sfn.simulate.history import HISTORY_CAP
 from devkit.sfn.simulate.interpreter import Execution, Interpreter, SimulationError
 from devkit.sfn.simulate.outcomes import TaskFunc
@@ -33,6 +33,10 @@ def simulate(
     cap: int = HISTORY_CAP,
 ) -> Execution:
     """Run one execution; every Task state needs an entry in `tasks`."""
+    shape = shape_errors(doc)
+    if shape:
+        location, message = shape[0]
+        raise SimulationError(f"{location}: {message} (run `devkit sfn check`)")
     missing = [n for n in task_states(doc) if n not in tasks]
     if missing:
         raise SimulationError(

@@ -572,8 +572,9 @@ def _map(st: _State, data: Any) -> _Step:
     st.entered(data)
     body = st.body
     inner = body.get("ItemProcessor") or body.get("Iterator")
-    config = (inner or {}).get("ProcessorConfig") or {}
-    if config.get("Mode") == "DISTRIBUTED" or "ItemReader" in body:
+    config = inner.get("ProcessorConfig") if isinstance(inner, dict) else None
+    mode = config.get("Mode") if isinstance(config, dict) else None
+    if mode == "DISTRIBUTED" or "ItemReader" in body:
         raise SimulationError(
             f"state {st.name!r}: a Distributed Map runs its items as child "
             "executions, which the simulator does not support; simulate the "

@@ -45,6 +45,10 @@ class Faults:
     fail_head: int | None = None  # answer every HeadObject with this status
     # operation name (see `operation`) -> status to answer every such request with
     fail_ops: dict[str, int] = field(default_factory=dict)
+    # Answer a repeated CompleteMultipartUpload with NoSuchUpload, as MinIO
+    # and Ceph do (AWS, and moto, answer it as they did the first).
+    forget_completed: bool = False
+    completed: set[str] = field(default_factory=set)  # upload ids seen completed
     # The ETag HeadObject and Complete give (and no checksum), as a server
     # whose ETags are opaque, or not the MD5s S3 would give, does.
     etag_override: str | None = None
@@ -91,6 +95,14 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             faults.arrived.append(op)
         time.sleep(faults.delay_before.get(op, 0))
+        upload_id = query.get("uploadId", [""])[0]
+        if op == "CompleteMultipartUpload" and faults.forget_completed:
+            with self.server.lock:
+                repeated = upload_id in faults.completed
+                faults.completed.add(upload_id)
+            if repeated:
+                self._error(404, "NoSuchUpload")
+                return
         if op in faults.fail_ops:
             self._error(faults.fail_ops[op])
             return

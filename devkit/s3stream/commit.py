@@ -17,6 +17,7 @@ from devkit.s3stream.upload import (
     Destination,
     MultipartUpload,
     read_back,
+    retried_complete_lost,
     unanswered,
 )
 from devkit.s3stream.verify import Expected, Verification, judge, verify_upload
@@ -53,6 +54,11 @@ def commit(
         if not unanswered(exc):
             raise  # S3 answered no: nothing was committed (and the upload aborted)
         state = settle(client, dest, expected, upload, committed=False)
+        if retried_complete_lost(exc):
+            raise UploadError(
+                "CompleteMultipartUpload's answer was lost (its retry found no "
+                f"upload){state}"
+            ) from None
         raise UploadError(f"{exc}{state}") from None
     on_phase("verifying")
     expected = expected.confirmed_by(response)

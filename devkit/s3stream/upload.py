@@ -602,7 +602,25 @@ def read_back(client: S3Client, dest: Destination) -> dict[str, Any] | None:
 
 def unanswered(exc: BaseException) -> bool:
     """True when S3 may have acted on a request whose answer never came."""
-    return isinstance(exc, UploadError) and isinstance(exc.__cause__, BotoCoreError)
+    if not isinstance(exc, UploadError):
+        return False
+    return isinstance(exc.__cause__, BotoCoreError) or retried_complete_lost(exc)
+
+
+def retried_complete_lost(exc: BaseException) -> bool:
+    """A retried CompleteMultipartUpload answered NoSuchUpload.
+
+    AWS answers a repeated Complete as it did the first; MinIO, Ceph, moto
+    and others answer NoSuchUpload, although the first attempt (whose answer
+    was lost, hence the retry) may have committed the object.
+    """
+    cause = exc.__cause__
+    return (
+        isinstance(cause, ClientError)
+        and cause.operation_name == "CompleteMultipartUpload"
+        and cause.response.get("Error", {}).get("Code") == "NoSuchUpload"
+        and cause.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) > 0
+    )
 
 
 # A body the server refused because its CRC32 or Content-MD5 did not match

@@ -31,3 +31,44 @@ def test_a_failing_abort_keeps_the_cause_and_names_the_fix(s3_server, bucket, so
         s3_server.client().abort_multipart_upload(
             Bucket=bucket, Key="k", UploadId=upload["UploadId"]
         )
+
+
+def test_a_retried_complete_that_finds_no_upload_reads_the_key(
+    s3_server, bucket, source
+):
+    # The first Complete's answer is lost (held past the client's read
+    # timeout); the proxy answers the retry NoSuchUpload, as MinIO and Ceph do.
+    import threading
+    import time
+
+    import boto3
+    import botocore.config
+
+    source.add("/x", 300 * KiB)
+    faults = Faults(delay_after={"CompleteMultipartUpload": 3.0}, forget_completed=True)
+
+    def answer_the_retry_at_once():
+        while "CompleteMultipartUpload" not in faults.acted:
+            time.sleep(0.01)
+        faults.delay_after.clear()
+
+    threading.Thread(target=answer_the_retry_at_once, daemon=True).start()
+    with FaultProxy(s3_server.endpoint_url, faults) as proxy:
+        client = boto3.client(
+            "s3",
+            endpoint_url=proxy.endpoint_url,
+            region_name="us-east-1",
+            config=botocore.config.Config(
+                read_timeout=1,
+                retries={"mode": "standard", "max_attempts": 3},
+                request_checksum_calculation="when_required",
+            ),
+        )
+        with pytest.raises(UploadError) as err:
+            stream_to_s3(source.url("/x"), bucket, "k", client=client, limits=SMALL)
+    assert str(err.value).startswith(
+        "CompleteMultipartUpload's answer was lost (its retry found no upload) "
+        f"after S3 committed the upload: s3://{bucket}/k is the new object, "
+        f"{300 * KiB} bytes, verified"
+    ), str(err.value)
+    assert faults.arrived.count("CompleteMultipartUpload") == 2

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +20,7 @@ from devkit.errors import ConfigError, ExitCode, Interrupted
 
 if TYPE_CHECKING:
     from devkit.s3stream import UploadResult
+    from devkit.s3stream.batch import Progress
 
 _UNITS = {
     "": 1,
@@ -81,8 +84,32 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 @click.command("s3-stream", short_help="Stream a URL, stdin or file into S3, verified.")
-@click.argument("source")
-@click.argument("dest", metavar="s3://BUCKET/KEY")
+@click.argument("source", required=False)
+@click.argument("dest", metavar="s3://BUCKET/KEY", required=False)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Stream every item of a JSONL (url, dest or key, headers, content_type, "
+    "metadata) or CSV (url,dest) file; a DEST given is the prefix for `key`.",
+)
+@click.option(
+    "--results",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --manifest: append one JSON line per item here (default: stdout).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="With --manifest: skip items --results says are done and still in S3.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="With --manifest: items streamed at once (fewer if --max-memory "
+    "cannot hold them).",
+)
 @click.option(
     "--part-size",
     callback=parse_size,
@@ -163,8 +190,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @aws_options
 @output_options
 def s3_stream_cmd(
-    source: str,
-    dest: str,
+    source: str | None,
+    dest: str | None,
+    manifest: Path | None,
+    results: Path | None,
+    resume: bool,
+    jobs: int,
     part_size: int | None,
     concurrency: int | None,
     max_memory: int | None,
@@ -184,9 +215,46 @@ def s3_stream_cmd(
     aws: AwsOptions,
     out: Output,
 ) -> int:
-    """Stream a URL, stdin (-) or a file into S3 in flat memory, verified."""
+    """Stream a URL, stdin (-) or a file into S3 in flat memory, verified.
+
+    With --manifest FILE, stream many URLs under one memory budget.
+    """
     from devkit import s3stream  # boto3 and requests load only for this command
 
+    if manifest is not None:
+        if dest is not None or expected_size or size_hint or if_match:
+            raise click.UsageError(
+                "--manifest takes at most one s3://BUCKET/PREFIX/ (for items "
+                "with `key`), and no --expected-size, --size-hint or --if-match"
+            )
+        return _run_manifest(
+            manifest,
+            source,
+            results,
+            resume,
+            jobs,
+            max_memory,
+            {
+                "part_size": part_size,
+                "concurrency": concurrency,
+                "content_type": content_type,
+                "content_encoding": content_encoding,
+                "metadata": _pairs(metadata, "=", "--metadata"),
+                "storage_class": storage_class,
+                "sse": sse,
+                "sse_kms_key_id": sse_kms_key_id,
+                "headers": _pairs(headers, ":", "--header"),
+                "resume": s3stream.ResumePolicy(read_timeout=read_timeout),
+                "read_back": verify == "read-back",
+                "no_overwrite": no_overwrite,
+            },
+            aws,
+            out,
+        )
+    if source is None or dest is None:
+        raise click.UsageError("give SOURCE and s3://BUCKET/KEY, or --manifest FILE")
+    if results is not None or resume:
+        raise click.UsageError("--results and --resume go with --manifest")
     bucket, key = s3stream.parse_s3_url(dest)
     s3stream.check_size_options(expected_size, size_hint)
     policy = s3stream.ResumePolicy(read_timeout=read_timeout)
@@ -239,3 +307,129 @@ def _proof(result: UploadResult) -> str:
     if result.verified == "size-only":
         return "size checked only (no checksum on the server: try --verify read-back)"
     return f"verified {result.verified} {result.proof}"
+
+
+def _run_manifest(
+    manifest: Path,
+    prefix: str | None,
+    results: Path | None,
+    resume: bool,
+    jobs: int,
+    max_memory: int | None,
+    options: dict[str, Any],
+    aws: AwsOptions,
+    out: Output,
+) -> int:
+    """`--manifest`: every item streamed, one result line each, exit 1 if any failed."""
+    from devkit.s3stream import batch
+    from devkit.s3stream.api import make_s3_client
+    from devkit.s3stream.manifest import read_manifest
+
+    if resume and results is None:
+        raise click.UsageError("--resume needs --results FILE (what the last run did)")
+    if prefix is not None:
+        if not prefix.startswith("s3://") or not prefix[len("s3://") :].strip("/"):
+            raise ConfigError(
+                f"{prefix!r} is not a destination: use s3://BUCKET/PREFIX/"
+            )
+        prefix = prefix if prefix.endswith("/") else prefix + "/"
+    items = read_manifest(manifest, prefix)
+    first = next(items)  # a file that is not a manifest fails here, before any upload
+    share = batch.share_budget(max_memory, jobs, options.get("part_size"))
+    done_before = batch.load_done(results) if resume and results else {}
+    client = make_s3_client(aws, share.jobs * 2)
+    with _results_writer(results, out) as record, _terminate_as_interrupt():
+        with _items_progress(out) as show:
+            progress = batch.run_batch(
+                _chain(first, items),
+                record,
+                client=client,
+                share=share,
+                stream_options={k: v for k, v in options.items() if v is not None},
+                done_before=done_before,
+                on_progress=show,
+            )
+    _summary(progress, results, out)
+    return ExitCode.OK if progress.ok else ExitCode.FAILURE
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+@contextmanager
+def _results_writer(
+    path: Path | None, out: Output
+) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Append each record as one JSON line, flushed: a killed run keeps its record."""
+    if path is None:
+        yield out.result_json_line
+        return
+    try:
+        handle = path.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the results file {path}: {exc.strerror or exc}"
+        ) from None
+
+    def write(document: dict[str, Any]) -> None:
+        handle.write(json.dumps(document, separators=(",", ":")) + "\n")
+        handle.flush()
+
+    with handle:
+        yield write
+
+
+@contextmanager
+def _items_progress(out: Output) -> Iterator[Callable[[Progress], None]]:
+    """One line on stderr: items done/failed/running and bytes (a terminal only)."""
+    if out.quiet or out.json or not out.err.is_terminal:
+        yield lambda p: None
+        return
+    from rich.progress import Progress as Bar
+    from rich.progress import SpinnerColumn, TextColumn
+
+    with Bar(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        console=out.err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def show(p: Progress) -> None:
+            bar.update(task, description=_counts(p))
+
+        yield show
+
+
+def _counts(p: Progress) -> str:
+    skipped = f", {p.skipped} skipped" if p.skipped else ""
+    return (
+        f"{p.done} done, {p.failed} failed, {p.running} running{skipped}, "
+        f"{_mib(p.bytes)} read"
+    )
+
+
+def _summary(p: Progress, results: Path | None, out: Output) -> None:
+    skipped = f", {p.skipped} skipped" if p.skipped else ""
+    line = f"{p.done} done, {p.failed} failed{skipped}, {_mib(p.stored)} stored"
+    if out.json and results is not None:
+        out.result_json(
+            {
+                "done": p.done,
+                "failed": p.failed,
+                "skipped": p.skipped,
+                "bytes": p.stored,
+                "results": str(results),
+            }
+        )
+    elif results is not None:
+        out.result(f"{line}; results in {results}")
+    else:  # stdout holds the records: the summary goes to stderr
+        out.info(line)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"

@@ -91,6 +91,7 @@ def stream_to_s3(
     part_size: int | None = None,
     concurrency: int | None = DEFAULT_CONCURRENCY,
     max_memory: int | None = None,
+    resident: int | None = None,
     expected_size: int | None = None,
     size_hint: int | None = None,
     content_type: str | None = None,
@@ -124,6 +125,9 @@ def stream_to_s3(
     `read_back` GETs the stored object and CRCs it, for servers that keep no
     checksum devkit can compare. `no_overwrite` / `if_match` (an ETag) make the
     commit conditional: S3 refuses it if the key exists / holds another object.
+    `resident` is what the process held before any stream's buffers (default:
+    measured now); a batch sharing one budget among several streams passes
+    the figure it measured at the start, so each stream sees only its share.
     """
     if no_overwrite and if_match:
         raise ConfigError("--no-overwrite and --if-match exclude each other")
@@ -157,7 +161,7 @@ def stream_to_s3(
             dest,
             part_size,
             concurrency,
-            (budget, explicit_budget),
+            (budget, explicit_budget, resident),
             expected_size,
             size_hint,
             limits,
@@ -177,7 +181,7 @@ def _stream(
     dest: Destination,
     part_size: int | None,
     concurrency: int | None,
-    budgeted: tuple[int, bool],
+    budgeted: tuple[int, bool, int | None],
     expected_size: int | None,
     size_hint: int | None,
     limits: S3Limits,
@@ -196,11 +200,11 @@ def _stream(
     plan = plan_parts(announced, part_size, limits, hint=size_hint)
     check_condition(s3, dest)
     ranged = can_range(src) and announced is not None and announced > plan.first
-    budget, explicit_budget = budgeted
+    budget, explicit_budget, resident = budgeted
     choice: dict[str, Any] = {
         "budget": budget,
         "part_size": buffer_size(plan.first, announced),  # a small object: less
-        "resident": resident_bytes(),
+        "resident": resident_bytes() if resident is None else resident,
         "concurrency": concurrency,
         "explicit": explicit_budget,
     }

@@ -17,7 +17,6 @@ import importlib.util
 import marshal
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -142,6 +141,8 @@ def _packages_distributions() -> dict[str, list[str]]:
         loaded = marshal.loads(path.read_bytes())
         if isinstance(loaded, dict):
             return loaded
+    from importlib import metadata  # ~30 ms: only when the map is not cached
+
     found = {k: list(v) for k, v in metadata.packages_distributions().items()}
     with contextlib.suppress(OSError):
         make_private_dirs(path.parent)
@@ -187,6 +188,8 @@ def _deepest_providers(dists: tuple[str, ...], dotted: str) -> tuple[str, ...]:
 
 
 def _depth_provided(dist: str, parts: list[str]) -> int:
+    from importlib import metadata
+
     try:
         files = metadata.distribution(dist).files or []
     except metadata.PackageNotFoundError:

@@ -325,8 +325,8 @@ class RangedSource:
                 progressed, why = False, _reason(exc)
             else:
                 why = "connection closed"
-            if self._shared.stop:
-                return
+            if self._shared.stop or self._shared.fallback is not None:
+                return  # stopped, or the rest comes from the first response
             if chunk.got >= chunk.length:
                 break
             consecutive = 0 if progressed else consecutive + 1

@@ -13,6 +13,7 @@ from devkit.s3stream.api import (
     parse_s3_url,
     stream_to_s3,
 )
+from devkit.s3stream.handler import lambda_handler
 from devkit.s3stream.parts import S3Limits
 from devkit.s3stream.source import ResumePolicy, Source, open_source
 from devkit.s3stream.upload import UploadResult
@@ -24,6 +25,7 @@ __all__ = [
     "Source",
     "UploadResult",
     "check_size_options",
+    "lambda_handler",
     "object_key",
     "open_source",
     "parse_s3_url",

@@ -95,7 +95,7 @@ def _json_item(number: int, text: str, prefix: str | None) -> Item | BadLine:
         return BadLine(
             number, None, None, ConfigError(f"line {number}: not a JSON object")
         )
-    return _item(number, data, prefix)
+    return parse_item(number, data, prefix)
 
 
 def _csv_items(
@@ -110,18 +110,21 @@ def _csv_items(
     if [c.strip().lower() for c in first][:1] == ["url"]:
         names = [c.strip().lower() for c in first]  # a header row
     else:
-        yield _first(path, _item(number, dict(zip(names, first, strict=False)), prefix))
+        yield _first(
+            path, parse_item(number, dict(zip(names, first, strict=False)), prefix)
+        )
     for number, text in lines:
         if text.strip():
             row = _row(text)
-            yield _item(number, dict(zip(names, row, strict=False)), prefix)
+            yield parse_item(number, dict(zip(names, row, strict=False)), prefix)
 
 
 def _row(text: str) -> list[str]:
     return next(csv.reader([text]), [])
 
 
-def _item(number: int, data: dict[str, Any], prefix: str | None) -> Item | BadLine:
+def parse_item(number: int, data: dict[str, Any], prefix: str | None) -> Item | BadLine:
+    """One item from a decoded line (a dict); what is wrong with it is a BadLine."""
     url = data.get("url")
     if not isinstance(url, str) or not url.strip():
         return BadLine(number, None, None, ConfigError(f"line {number}: no url"))

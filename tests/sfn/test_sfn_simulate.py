@@ -310,3 +310,22 @@ def test_unknown_type_is_refused():
     doc = load_definition(FIXTURES / "broken" / "unknown_type.asl.json")
     with pytest.raises(SimulationError, match="unknown Type 'Finish'"):
         simulate(doc, script("GatekeeperState={}"), {})
+
+
+def test_unknown_choice_operator_names_the_state(capsys, tmp_path):
+    doc = {
+        "StartAt": "C",
+        "States": {
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.a", "NumberIs": 1, "Next": "D"}],
+                "Default": "D",
+            },
+            "D": {"Type": "Succeed"},
+        },
+    }
+    path = tmp_path / "m.asl.json"
+    path.write_text(json.dumps(doc))
+    rc = main(["sfn", "simulate", str(path), "--input", '{"a": 1}'])
+    err = capsys.readouterr().err
+    assert rc == 2 and err == "error: state 'C': unknown Choice operator 'NumberIs'\n"

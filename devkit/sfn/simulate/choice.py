@@ -10,6 +10,10 @@ from typing import Any
 from devkit.sfn.simulate.jsonpath import Scope
 
 
+class ChoiceRuleError(Exception):
+    """A rule the States Language does not define (AWS rejects the definition)."""
+
+
 def _num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
@@ -90,11 +94,11 @@ def _compare(rule: dict[str, Any], value: Any, scope: Scope) -> bool:
         kind = next((k for k in _KINDS if name.startswith(k)), None)
         op = name[len(kind) :] if kind else ""
         if kind is None or op not in _COMPARE:
-            raise ValueError(f"unknown Choice operator {key!r}")
+            raise ChoiceRuleError(f"unknown Choice operator {key!r}")
         if path:
             operand = scope.get(str(operand))
         left, right = _KINDS[kind](value), _KINDS[kind](operand)
         if left is None or right is None:
             return False
         return _COMPARE[op](left, right)
-    raise ValueError("a Choice rule without a comparison")
+    raise ChoiceRuleError("a Choice rule without a comparison")

@@ -16,7 +16,11 @@ from typing import Any
 from devkit.errors import ConfigError
 from devkit.sfn.asl import UNCATCHABLE, Machine, Retrier, error_matches, is_lambda
 from devkit.sfn.budget import USD_PER_TRANSITION
-from devkit.sfn.simulate.choice import evaluate_rule, parse_timestamp
+from devkit.sfn.simulate.choice import (
+    ChoiceRuleError,
+    evaluate_rule,
+    parse_timestamp,
+)
 from devkit.sfn.simulate.history import (
     CAP_CAUSE,
     HISTORY_CAP,
@@ -447,7 +451,7 @@ def _choice(st: _State, data: Any) -> _Step:
         effective = st.path("InputPath", data)
         scope = st.scope(effective)
         for rule in st.body.get("Choices") or []:
-            if st.guard(functools.partial(evaluate_rule, rule, scope)):
+            if st.guard(functools.partial(_holds, st, rule, scope)):
                 st.assign(rule.get("Assign"), None, effective)
                 out = st.path("OutputPath", effective)
                 st.exited(out)
@@ -461,6 +465,13 @@ def _choice(st: _State, data: Any) -> _Step:
         )
     st.exited(out)
     return _Step(str(target), out)
+
+
+def _holds(st: _State, rule: dict[str, Any], scope: Scope) -> bool:
+    try:
+        return evaluate_rule(rule, scope)
+    except ChoiceRuleError as exc:
+        raise SimulationError(f"state {st.name!r}: {exc}") from None
 
 
 def _wait(st: _State, data: Any) -> _Step:

@@ -246,6 +246,9 @@ def _undo(client: S3Client, dest: Destination, version_id: str | None) -> str:
             f"its version {version_id} was deleted, so the version that was "
             "current before (if any) is current again"
         )
+    if dest.no_overwrite:
+        # S3 refused the commit had the key existed: nothing was replaced.
+        return "it was deleted, so the key is empty, as it was before"
     return (
         "it was deleted and the key is now empty; the bucket keeps no versions, "
         "so an object that was under the key before was replaced when the "

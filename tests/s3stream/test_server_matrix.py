@@ -245,7 +245,7 @@ def test_a_body_refused_as_changed_is_resent_or_fails_cleanly(
         pytest.skip(f"{server.kind} checks neither Content-MD5 nor CRC32 on receipt")
     admin.put_object(Bucket=bucket, Key="k", Body=OLD)
     size = 300 * KiB if part else 10 * KiB
-    res = source.add("/x", size)
+    res = source.add("/x", size, chunked=True)  # one sequential read
     with FaultProxy(server.endpoint_url, Faults(corrupt_once={part})) as proxy:
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -235,6 +235,19 @@ def test_wrong_object_in_an_unversioned_bucket_says_what_the_key_holds(
     assert_nothing_written(s3_server.client(), bucket, "k")
 
 
+def test_wrong_object_written_with_no_overwrite_leaves_the_key_as_before(
+    s3_server, bucket, source
+):
+    source.add("/corrupt", 300 * KiB)
+    with FaultProxy(s3_server.endpoint_url, Faults(corrupt_parts={2})) as proxy:
+        with pytest.raises(UploadError) as err:
+            _stream(proxy, source, bucket, "/corrupt", no_overwrite=True)
+    assert str(err.value).endswith(
+        "it was deleted, so the key is empty, as it was before"
+    )
+    assert_nothing_written(s3_server.client(), bucket, "k")
+
+
 def test_read_back_that_differs_removes_the_new_version(s3_server, versioned, source):
     s3 = s3_server.client()
     s3.put_object(Bucket=versioned, Key="k", Body=OLD)
@@ -249,7 +262,7 @@ def test_read_back_that_differs_removes_the_new_version(s3_server, versioned, so
 def test_a_part_refused_as_changed_is_resent_from_memory(s3_server, bucket, source):
     # S3 answers BadDigest when a part's CRC32 does not match what arrived;
     # botocore does not retry that, devkit resends the buffer it still holds.
-    res = source.add("/bd", 300 * KiB)
+    res = source.add("/bd", 300 * KiB, chunked=True)  # one sequential read
     with FaultProxy(s3_server.endpoint_url, Faults(bad_digest_once={2})) as proxy:
         result = _stream(proxy, source, bucket, "/bd")
         assert proxy.faults.part_attempts[2] == 2

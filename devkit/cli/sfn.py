@@ -15,6 +15,7 @@ from devkit.errors import ExitCode
 if TYPE_CHECKING:
     from devkit.sfn.budget import Budget
     from devkit.sfn.check import Diagnostic
+    from devkit.sfn.scaffold import Scaffold
 
 
 @click.group("sfn")
@@ -285,13 +286,7 @@ def new_gatekeeper_cmd(
     )
     made = new_gatekeeper(directory, opts, overwrite)
     if out.json:
-        out.result_json(
-            {
-                "directory": str(made.directory),
-                "files": [str(p) for p in made.files],
-                "timeout_seconds": made.timeout_seconds,
-            }
-        )
+        out.result_json(_scaffold_json(made))
         return ExitCode.OK
     for path in made.files:
         out.result(str(path))
@@ -301,6 +296,67 @@ def new_gatekeeper_cmd(
         f"      devkit sfn simulate {machine} --task 'Gatekeeper=NotReadyError*4,{{}}'"
     )
     return ExitCode.OK
+
+
+@new_group.command("fanout")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(0, 10_000),
+    default=100,
+    show_default=True,
+    help="MaxConcurrency: child executions at once (0: as many as AWS allows).",
+)
+@click.option(
+    "--tolerated-failure-percentage",
+    type=click.FloatRange(0, 100),
+    default=5.0,
+    show_default=True,
+    help="ToleratedFailurePercentage: failed items the run accepts.",
+)
+@click.option(
+    "--batch-items",
+    type=click.IntRange(1, 10_000),
+    default=10,
+    show_default=True,
+    help="ItemBatcher MaxItemsPerBatch: manifest items per child.",
+)
+@click.option(
+    "--force", "overwrite", is_flag=True, help="Write into a non-empty DIRECTORY."
+)
+@output_options
+def new_fanout_cmd(
+    directory: Path,
+    max_concurrency: int,
+    tolerated_failure_percentage: float,
+    batch_items: int,
+    overwrite: bool,
+    out: Output,
+) -> int:
+    """Write a Distributed Map that streams a manifest's URLs into S3."""
+    from devkit.sfn.scaffold.fanout import FanoutOptions, new_fanout
+
+    opts = FanoutOptions(
+        max_concurrency=max_concurrency,
+        tolerated_failure_percentage=tolerated_failure_percentage,
+        batch_items=batch_items,
+    )
+    made = new_fanout(directory, opts, overwrite)
+    if out.json:
+        out.result_json(_scaffold_json(made))
+        return ExitCode.OK
+    for path in made.files:
+        out.result(str(path))
+    out.info(f"next: devkit sfn check {directory / 'statemachine.asl.json'}")
+    return ExitCode.OK
+
+
+def _scaffold_json(made: Scaffold) -> dict[str, object]:
+    return {
+        "directory": str(made.directory),
+        "files": [str(p) for p in made.files],
+        "timeout_seconds": made.timeout_seconds,
+    }
 
 
 @sfn_group.command("deploy")

@@ -67,12 +67,7 @@ def new_gatekeeper(
         raise ConfigError(
             f"unknown --check {opts.check!r}: use one of {', '.join(CHECKS)}"
         )
-    if directory.exists() and not directory.is_dir():
-        raise ConfigError(f"{directory} is a file: pass a folder for the project")
-    if directory.is_dir() and any(directory.iterdir()) and not overwrite:
-        raise ConfigError(
-            f"{directory} is not empty: pick another folder or pass --force"
-        )
+    check_folder(directory, overwrite)
     definition = gatekeeper_definition(opts)
     files = {
         "statemachine.asl.json": dumps(definition),
@@ -80,6 +75,22 @@ def new_gatekeeper(
         "gatekeeper/requirements.txt": "# boto3 comes with the Lambda runtime.\n",
         "tests/test_handler.py": test_source(opts),
     }
+    written = write_files(directory, files)
+    return Scaffold(directory, written, int(definition["TimeoutSeconds"]))
+
+
+def check_folder(directory: Path, overwrite: bool) -> None:
+    """A project goes into a new or empty folder, or any folder with --force."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"{directory} is a file: pass a folder for the project")
+    if directory.is_dir() and any(directory.iterdir()) and not overwrite:
+        raise ConfigError(
+            f"{directory} is not empty: pick another folder or pass --force"
+        )
+
+
+def write_files(directory: Path, files: dict[str, str]) -> list[Path]:
+    """Write each file atomically under `directory`; return their paths."""
     written = []
     for rel, text in files.items():
         path = directory / rel
@@ -89,7 +100,7 @@ def new_gatekeeper(
         except OSError as exc:
             raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
         written.append(path)
-    return Scaffold(directory, written, int(definition["TimeoutSeconds"]))
+    return written
 
 
 def _retrier(opts: GatekeeperOptions) -> dict[str, Any]:

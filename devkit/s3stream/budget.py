@@ -116,9 +116,11 @@ def choose(
         )
     if not ranged or buffers < 4:
         return Tuning(budget, part_size, min(buffers - 1, MAX_S3_CONNECTIONS), 1)
-    # Both sides: the source at about half (it is per-connection bound), the
-    # S3 side the rest; S3 at least two so a part's latency hides behind another.
-    source = min(MAX_SOURCE_CONNECTIONS, max(2, buffers // 2))
+    # Both sides: the source gets about 60 % (a far server gives a connection
+    # 10-50 MB/s, S3 a request 40-100 MB/s), the S3 side the rest, at least
+    # two so one part's latency hides behind another's transfer.
+    source = min(MAX_SOURCE_CONNECTIONS, max(2, buffers * 3 // 5))
+    source = max(2, min(source, buffers - 3))  # S3 keeps two where it can
     s3 = min(MAX_S3_CONNECTIONS, buffers - source - 1)
     return Tuning(budget, part_size, max(1, s3), source)
 

@@ -37,6 +37,10 @@ from devkit.s3stream.source import (
 )
 
 _WAIT = 0.5  # seconds between checks for an error or a stop while waiting
+# A worker's read, and so its wake-ups of the consumer: larger than SLICE
+# (what the consumer hands on, for the deadline and progress), so several
+# connections do not wake every waiting thread every 256 KiB.
+_READ = 1 << 20
 # One range connection probes first; its first MiB decides (the first
 # response cannot: it sat in socket buffers while the S3 client was made). A
 # source that gives one connection this much already outruns what the S3 side
@@ -410,7 +414,7 @@ class RangedSource:
                 self._decide(got, time.monotonic() - answered)
             if sh.fallback is not None:
                 return progressed
-            n = readinto(view[chunk.got : min(chunk.length, chunk.got + SLICE)])
+            n = readinto(view[chunk.got : min(chunk.length, chunk.got + _READ)])
             if not n or sh.stop:
                 return progressed
             progressed = True

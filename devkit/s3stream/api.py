@@ -18,7 +18,7 @@ from devkit.s3stream.budget import (
 )
 from devkit.s3stream.commit import commit
 from devkit.s3stream.parts import PartPlan, S3Limits, plan_parts
-from devkit.s3stream.ranged import RangedSource, can_range
+from devkit.s3stream.ranged import DECIDE_AFTER, RangedSource, can_range
 from devkit.s3stream.source import HttpSource, ResumePolicy, Source, open_source
 from devkit.s3stream.upload import (
     Destination,
@@ -199,7 +199,13 @@ def _stream(
         )
     plan = plan_parts(announced, part_size, limits, hint=size_hint)
     check_condition(s3, dest)
-    ranged = can_range(src) and announced is not None and announced > plan.first
+    # Ranges of at least a MiB: the probe needs that much to measure, and
+    # smaller ones cost more in requests than they win (real parts are 5 MiB+).
+    ranged = (
+        can_range(src)
+        and announced is not None
+        and announced > plan.first >= DECIDE_AFTER
+    )
     budget, explicit_budget, resident = budgeted
     choice: dict[str, Any] = {
         "budget": budget,

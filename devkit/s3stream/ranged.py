@@ -409,9 +409,6 @@ class RangedSource:
         sh = self._shared
         began_at = chunk.got
         while chunk.got < chunk.length:
-            got = chunk.got - began_at
-            if not self._decided and got >= min(DECIDE_AFTER, chunk.length):
-                self._decide(got, time.monotonic() - answered)
             if sh.fallback is not None:
                 return progressed
             n = readinto(view[chunk.got : min(chunk.length, chunk.got + _READ)])
@@ -421,4 +418,7 @@ class RangedSource:
             with sh.cond:
                 chunk.got += n
                 sh.cond.notify_all()
+            got = chunk.got - began_at
+            if not self._decided and got >= min(DECIDE_AFTER, chunk.length):
+                self._decide(got, time.monotonic() - answered)
         return progressed

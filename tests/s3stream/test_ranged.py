@@ -33,7 +33,7 @@ from testing.s3_discard import DiscardS3
 from testing.s3_faults import FaultProxy, Faults
 
 MiB = 1024 * KiB
-PART = 256 * KiB
+PART = 1024 * KiB  # ranges of a MiB at least (and SMALL's largest part)
 SIZE = 13 * PART + 777  # 14 parts, the last one short
 FAR = {"rate": 10e6}  # bytes/s per connection: slow enough to want ranges
 ROOMY = 64 << 30  # the test process is large: a budget it cannot exceed

@@ -335,9 +335,11 @@ def _run_manifest(
         prefix = prefix if prefix.endswith("/") else prefix + "/"
     items = read_manifest(manifest, prefix)
     first = next(items)  # a file that is not a manifest fails here, before any upload
+    # The client first: what it costs is part of what the jobs share.
+    client = make_s3_client(aws, jobs * 2)
+    batch.warm_up(client, first.dest)
     share = batch.share_budget(max_memory, jobs, options.get("part_size"))
     done_before = batch.load_done(results) if resume and results else {}
-    client = make_s3_client(aws, share.jobs * 2)
     with _results_writer(results, out) as record, _terminate_as_interrupt():
         with _items_progress(out) as show:
             progress = batch.run_batch(

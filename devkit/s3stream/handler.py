@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from devkit.aws import AwsOptions
 from devkit.errors import DevkitError
-from devkit.s3stream.batch import FAILED, run_batch, share_budget
+from devkit.s3stream.batch import FAILED, run_batch, share_budget, warm_up
 from devkit.s3stream.manifest import BadLine, Item, parse_item
 
 # Stop this long before Lambda's own timeout (at most a tenth of the time
@@ -51,12 +51,15 @@ def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str
     items = [_parse(n, data, prefix) for n, data in enumerate(raw, 1)]
     left = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + left - min(DEADLINE_MARGIN, left / 10)
+    # The client and its first request first: they count in what jobs share.
+    client = _client(len(items), deadline)
+    warm_up(client, items[0].dest)
     share = share_budget(None, len(items), None)
     records: list[dict[str, Any]] = []
     run_batch(
         items,
         records.append,
-        client=_client(share.jobs, deadline),
+        client=client,
         share=share,
         stream_options={"deadline": deadline},
     )
@@ -88,4 +91,4 @@ def _client(jobs: int, deadline: float) -> Any:
     from devkit.s3stream.api import make_s3_client
 
     # AWS_ENDPOINT_URL and the function's role come from the environment.
-    return make_s3_client(AwsOptions(), jobs * 2, deadline)
+    return make_s3_client(AwsOptions(), min(jobs, 16) * 2, deadline)

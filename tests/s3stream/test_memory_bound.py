@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
 from s3stream_support import KiB
 
 from testing.http_source import HttpSource
@@ -57,3 +58,33 @@ def test_large_part_size_on_a_small_object_allocates_only_the_object():
             web.url("/small"), sink.endpoint_url, ("--part-size", "512MiB")
         )
         assert peak < 120, peak
+
+
+@pytest.mark.parametrize("jobs", ["1", "4"])
+def test_a_manifest_shares_one_budget_between_its_jobs(tmp_path, jobs):
+    # Eight 48 MiB ranged sources: four at a time, each stream sizes itself
+    # within a quarter of what is free (were each to take the whole budget,
+    # four would hold far more); one at a time, what one item's buffers held
+    # goes back before the next (glibc kept it: 158 MiB). Either way the
+    # process stays within 128 MiB.
+    manifest = tmp_path / "m.jsonl"
+    with (
+        HttpSource() as web,
+        DiscardS3() as sink,
+        tempfile.NamedTemporaryFile("r") as out,
+    ):
+        lines = []
+        for i in range(8):
+            web.add(f"/f{i}", 48 * MiB)
+            lines.append(f'{{"url": "{web.url(f"/f{i}")}", "dest": "s3://sink/f{i}"}}')
+        manifest.write_text("\n".join(lines) + "\n")
+        cmd = [sys.executable, "-m", "testing.peak_rss", out.name, "-m", "devkit",
+               "s3-stream", "--manifest", str(manifest), "--jobs", jobs, "-q",
+               "--endpoint-url", sink.endpoint_url,
+               "--results", str(tmp_path / "r.jsonl")]  # fmt: skip
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert proc.returncode == 0, proc.stderr
+        peak = int(out.read()) / 1024
+    records = (tmp_path / "r.jsonl").read_text().splitlines()
+    assert len(records) == 8 and all('"status":"done"' in r for r in records)
+    assert peak < 128, peak

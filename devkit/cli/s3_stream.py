@@ -340,7 +340,14 @@ def _run_manifest(
     batch.warm_up(client, first.dest)
     share = batch.share_budget(max_memory, jobs, options.get("part_size"))
     done_before = batch.load_done(results) if resume and results else {}
-    with _results_writer(results, out) as record, _terminate_as_interrupt():
+    with _results_writer(results, out) as write, _terminate_as_interrupt():
+
+        def record(document: dict[str, Any]) -> None:
+            write(document)
+            if document.get("status") == "failed":  # said as it happens, too
+                line, error = f"line {document['line']}", str(document["error"])
+                out.warn(error if error.startswith(line + ":") else f"{line}: {error}")
+
         with _items_progress(out) as show:
             progress = batch.run_batch(
                 _chain(first, items),

@@ -86,6 +86,9 @@ def test_mixed_manifest_stores_good_items_and_records_each_failure(
     assert by_line[1]["bytes"] == 100 and by_line[1]["key"] == "out/a"
     assert out.startswith("5 done, 4 failed, 14.0 MiB stored; results in")
     assert out.rstrip().endswith(f"results in {results}")
+    warned = sorted(line for line in err.splitlines() if line.startswith("warning"))
+    assert len(warned) == 4 and warned[0].startswith("warning: line 3: destination")
+    assert "warning: line 9: not JSON" in err
 
 
 def test_resume_skips_what_is_still_there_and_redoes_what_changed(

@@ -121,7 +121,6 @@ def build_package(
     lib: list[ZipEntry] = []
     cache_hit = None
     if source is not None:
-        on_status(source.describe())
         cache_hit, lib = _dependencies(source, target, opts, on_status)
         warnings += _collisions(sources, lib) + _bundled_sdk(lib)
     entries = _source_entries(sources, target, opts.install.compile)
@@ -221,6 +220,7 @@ def _dependencies(
 ) -> tuple[bool, list[ZipEntry]]:
     with tempfile.TemporaryDirectory(prefix="devkit-deps-") as tmp:
         requirements = requirements_for(source, target, Path(tmp))
+        on_status(source.describe())  # once it could be read
         locked = source.locked
         if not locked and opts.install.installer == "pip" and has_hashes(requirements):
             # uv's resolution for pip would drop the hashes: install the

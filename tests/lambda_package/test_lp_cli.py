@@ -130,3 +130,14 @@ def test_layer_prints_both_zips(run, function_dir, tmp_path):
         assert (
             "python/lib/python3.12/site-packages/purepkg/__init__.py" in zf.namelist()
         )
+
+
+def test_unreadable_pyproject_is_one_line_without_a_source_line(run, function_dir):
+    (function_dir / "requirements.txt").unlink()
+    (function_dir / "pyproject.toml").write_text(
+        '[project]\nname = "fn"\nversion = "0"\ndynamic = ["dependencies"]\n'
+    )
+    rc, out, err = run(str(function_dir), "--runtime", "python3.12")
+    assert rc == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "lists them as dynamic" in err

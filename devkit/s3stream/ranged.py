@@ -282,6 +282,7 @@ class RangedSource:
             with self._shared.cond:
                 if self._shared.fallback is None:
                     self._shared.fallback = str(why)
+                self.connections = 1  # what --json reports: one stream
                 self._shared.cond.notify_all()
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             with self._shared.cond:

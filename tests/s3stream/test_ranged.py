@@ -105,9 +105,10 @@ def test_a_source_that_serves_ranges_wrongly_falls_back_to_one_stream(
     s3, bucket, source, knobs
 ):
     res = source.add("/far", SIZE, **FAR, **knobs)
-    stream(source.url("/far"), s3, bucket)
+    result = stream(source.url("/far"), s3, bucket)
     assert stored_sha256(s3, bucket, "k") == body_sha256(SIZE)
     assert ranges(res), "no range was asked: the fallback was not exercised"
+    assert result.source_connections == 1
 
 
 @pytest.mark.parametrize(

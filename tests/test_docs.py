@@ -88,3 +88,20 @@ def test_example_names_real_commands_and_options(where, line):
 
 def test_there_are_examples_to_check():
     assert len(_examples()) > 10
+
+
+def _docs_page(name: str) -> Path:
+    # play-auth, play-verify, play-notify ... share docs/play.md.
+    page = ROOT / "docs" / f"{name}.md"
+    return page if page.exists() else ROOT / "docs" / f"{name.split('-')[0]}.md"
+
+
+def test_every_command_has_its_docs_page_linked_from_the_readme():
+    _register_commands()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in cli.commands:
+        page = _docs_page(name)
+        assert page.exists(), f"devkit {name} has no page in docs/"
+        assert f"(docs/{page.name})" in readme, f"README does not link {page.name}"
+        text = page.read_text(encoding="utf-8")
+        assert f"devkit {name}" in text, f"{page.name} does not describe devkit {name}"

@@ -205,7 +205,7 @@ def test_authorization_without_audience_is_a_usage_error(fake, output, tmp_path)
 
 
 def test_the_readme_webhook(fake):
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "docs" / "play.md").read_text()
     code = re.search(r"```python\n(# webhook\.py.*?)```", readme, re.S)[1]
     code = code.replace(
         f'PushCheck(audience="{AUDIENCE}")',

@@ -19,7 +19,7 @@ from devkit.cli import main
 from testing.http_source import body_bytes
 
 MiB = 1024 * KiB
-README = Path(__file__).parents[2] / "README.md"
+README = Path(__file__).parents[2] / "docs" / "s3-stream.md"
 
 
 @pytest.fixture
@@ -218,8 +218,7 @@ def test_sigint_halfway_then_resume_skips_exactly_what_finished(
 
 def readme_manifest():
     """The JSONL block and the two commands of the README's --manifest example."""
-    section = README.read_text().split("<!-- section: s3-stream -->", 1)[1]
-    section = section.split("<!-- section:", 1)[0]
+    section = README.read_text()
     block = section.split("```json\n", 1)[1].split("```", 1)[0]
     commands = [
         ln

@@ -12,13 +12,22 @@ from pathlib import Path
 
 from s3stream_support import KiB
 
-README = Path(__file__).parents[2] / "README.md"
+ROOT = Path(__file__).parents[2]
+DOCS = (ROOT / "docs" / "s3-stream.md", ROOT / "README.md")
 
 
 def readme_line(starts_with):
-    section = README.read_text().split("## devkit s3-stream", 1)[1]
-    lines = [ln for ln in section.splitlines() if ln.startswith(starts_with)]
+    """The one example line starting so in docs/s3-stream.md; the README's copy
+    of it, where it has one, must be the same line."""
+    found = {
+        doc.name: [
+            ln for ln in doc.read_text().splitlines() if ln.startswith(starts_with)
+        ]
+        for doc in DOCS
+    }
+    lines = found["s3-stream.md"]
     assert len(lines) == 1, lines
+    assert all(other in ([], lines) for other in found.values()), found
     return lines[0]
 
 

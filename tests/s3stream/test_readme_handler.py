@@ -23,7 +23,7 @@ class FakeLambdaContext:
 def test_readme_lambda_handler_streams_into_s3(
     s3_server, s3, bucket, source, monkeypatch
 ):
-    section = README.read_text().split("### In an AWS Lambda function", 1)[1]
+    section = README.read_text().split("## s3-stream in an AWS Lambda function", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102

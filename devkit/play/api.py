@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -99,17 +100,21 @@ def describe_body(data: bytes | str, content_type: str = "") -> str:
     return "a body that is not JSON"
 
 
-class _TokenEndpoint(google_requests.Request):
-    """google-auth's transport, judging the token endpoint's answer by status.
+class CheckedTransport(google_requests.Request):
+    """google-auth's transport with a fixed timeout and a check of every answer.
 
-    google-auth reads a 502 HTML page or a 200 without access_token as a
-    refusal (or fails on a captive portal's HTML with a TypeError); this
-    raises ServiceUnavailable for them before google-auth sees the answer.
+    `check(url, status, data, content_type)` raises before google-auth reads
+    the answer: google-auth takes a 502 HTML page or a 200 without
+    access_token from the token endpoint for a refusal (or fails on a captive
+    portal's HTML with a TypeError), and a certificate URL's HTML for keys.
     """
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(
+        self, timeout: float, check: Callable[[str, int, bytes, str], None]
+    ) -> None:
         super().__init__()
         self.request_timeout = timeout
+        self.check = check
 
     def __call__(
         self,
@@ -123,12 +128,8 @@ class _TokenEndpoint(google_requests.Request):
         response = super().__call__(  # type: ignore[no-untyped-call]
             url, method, body, headers, timeout=self.request_timeout, **kwargs
         )
-        check_token_answer(
-            url,
-            response.status,
-            response.data,
-            response.headers.get("content-type", ""),
-        )
+        content_type = response.headers.get("content-type", "")
+        self.check(url, response.status, response.data, content_type)
         return response
 
 
@@ -180,7 +181,7 @@ class PlayApi:
         self.endpoint = endpoint
         self.timeout = timeout
         self._creds = load_credentials(credentials)
-        self._token_request = _TokenEndpoint(timeout)
+        self._token_request = CheckedTransport(timeout, check_token_answer)
         # No refresh-and-retry on 401: the token is fresh, so a 401 is a
         # permission answer.
         self._session = AuthorizedSession(  # type: ignore[no-untyped-call]

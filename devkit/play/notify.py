@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.auth import exceptions as google_exceptions
-from google.auth.transport import requests as google_requests
 
-from devkit.play.api import describe_body
+from devkit.play.api import CheckedTransport, describe_body
 from devkit.play.errors import NotificationRejected, ServiceUnavailable
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -152,7 +151,7 @@ def verify_push_token(authorization: str | None, check: PushCheck) -> dict[str, 
         claims = dict(
             id_token.verify_token(
                 token.strip(),
-                _CertsRequest(check.timeout),
+                CheckedTransport(check.timeout, _check_certs_answer),
                 audience=check.audience,
                 certs_url=check.certs_url,
             )
@@ -258,39 +257,19 @@ def to_event(notification: dict[str, Any]) -> PlayEvent:
     )
 
 
-class _CertsRequest(google_requests.Request):
-    """google-auth's transport; a certificate answer that is not JSON is an outage."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.request_timeout = timeout
-
-    def __call__(
-        self,
-        url: str,
-        method: str = "GET",
-        body: Any = None,
-        headers: Any = None,
-        timeout: Any = None,
-        **kwargs: Any,
-    ) -> Any:
-        response = super().__call__(  # type: ignore[no-untyped-call]
-            url, method, body, headers, timeout=self.request_timeout, **kwargs
+def _check_certs_answer(url: str, status: int, data: bytes, content_type: str) -> None:
+    """A certificate answer that is not a JSON object is an outage, not bad keys."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        doc = None
+    if status != 200 or not isinstance(doc, dict):
+        raise ServiceUnavailable(
+            f"the certificate URL {url} answered {status} with "
+            f"{describe_body(data, content_type)}",
+            code=f"http_{status}",
+            hint="check the network and --certs-url; retry later",
         )
-        try:
-            doc = json.loads(response.data)
-        except (ValueError, UnicodeDecodeError):
-            doc = None
-        if response.status != 200 or not isinstance(doc, dict):
-            kind = describe_body(
-                response.data, response.headers.get("content-type", "")
-            )
-            raise ServiceUnavailable(
-                f"the certificate URL {url} answered {response.status} with {kind}",
-                code=f"http_{response.status}",
-                hint="check the network and --certs-url; retry later",
-            )
-        return response
 
 
 def _envelope(body: bytes | str | dict[str, Any]) -> dict[str, Any]:

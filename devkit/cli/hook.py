@@ -14,11 +14,11 @@ from devkit.errors import ExitCode
 
 @click.group("hook")
 def hook_group() -> None:
-    """Check Python files before each commit.
+    """Check Python files (and Step Functions definitions) before each commit.
 
-    Three checks on exactly what is staged: imports no requirement declares,
-    pyflakes, and leftover debugger calls. Settings: [tool.devkit.hook] in
-    pyproject.toml.
+    Checks on exactly what is staged: imports no requirement declares,
+    pyflakes, leftover debugger calls, and `devkit sfn check`'s rules on
+    *.asl.json files. Settings: [tool.devkit.hook] in pyproject.toml.
     """
 
 
@@ -44,11 +44,12 @@ def run_cmd(
     no_cache: bool,
     paths: tuple[str, ...],
 ) -> int:
-    """Check staged files; exit 1 on findings.
+    """Check staged files; exit 1 on findings (ASL warnings alone: 0).
 
-    With no arguments, the staged content of the staged Python files is read
-    from the index (the working tree is never touched). --all-files checks
-    every tracked Python file as staged; PATHs are checked as they are on disk.
+    With no arguments, the staged content of the staged Python files (and
+    *.asl.json definitions) is read from the index (the working tree is never
+    touched); an ASL warning fails only with asl-strict. --all-files checks
+    every tracked file as staged; PATHs are checked as they are on disk.
     Per-file results are cached by content in the user cache folder, so
     unchanged files are not checked again.
     """

@@ -11,7 +11,12 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from devkit.hook.checks import debugger_check, pyflakes_check, requirements_check
+from devkit.hook.checks import (
+    asl_check,
+    debugger_check,
+    pyflakes_check,
+    requirements_check,
+)
 from devkit.hook.checks.requirements_check import ImportUse
 from devkit.hook.findings import Finding
 
@@ -29,6 +34,7 @@ class FileSettings:
     debugger: bool = True
     imports: bool = True
     allowed_debuggers: dict[str, frozenset[str]] = field(default_factory=dict)
+    asl: tuple[str, ...] = ()  # globs of Step Functions definitions to check
 
 
 @dataclass
@@ -43,6 +49,8 @@ class FileResult:
 
 def analyse(path: str, source: bytes, settings: FileSettings) -> FileResult:
     """Run every per-file check on one file's content."""
+    if asl_check.is_asl(path, settings.asl):
+        return FileResult(path, asl_check.check(path, source), [], {})
     noqa = noqa_lines(source)
     tree = pyflakes_check.parse(source, path)
     if isinstance(tree, Finding):

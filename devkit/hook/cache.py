@@ -36,7 +36,7 @@ from devkit.hook.checks.requirements_check import ImportUse
 from devkit.hook.findings import Finding
 from devkit.paths import cache_dir
 
-FORMAT = 1
+FORMAT = 2  # 2: findings carry their warning flag
 SHARD_BYTES = 512 * 1024  # 256 shards: at most 128 MiB per settings folder
 KEEP_FOLDERS = 4  # settings folders kept (other settings, older devkits)
 
@@ -147,7 +147,10 @@ def _encode(result: FileResult | None) -> Entry:
     if result is None:
         return None
     return (
-        tuple((f.line, f.col, f.message, f.check, f.code) for f in result.findings),
+        tuple(
+            (f.line, f.col, f.message, f.check, f.code, f.warning)
+            for f in result.findings
+        ),
         # Optional imports never need a requirement: not worth keeping.
         tuple(tuple(u) for u in result.imports if not u.optional),
         {n: None if c is None else tuple(c) for n, c in result.noqa.items()},
@@ -187,8 +190,16 @@ def _code_identity() -> Iterable[str]:
     # devkit's version alone would miss an edited source checkout (an editable
     # install keeps its version); the size and mtime of the hook's own modules
     # change with any install or edit, and cost a few stat calls.
+    # The ASL check runs devkit.sfn's parser and rules: they count too.
     package = Path(__file__).parent
-    for path in sorted([*package.glob("*.py"), *package.glob("checks/*.py")]):
+    sfn = package.parent / "sfn"
+    modules = [
+        *package.glob("*.py"),
+        *package.glob("checks/*.py"),
+        sfn / "asl.py",
+        *sfn.glob("check/*.py"),
+    ]
+    for path in sorted(modules):
         stat = path.stat()
         yield f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
 

@@ -9,7 +9,10 @@ from typing import Any
 
 from devkit.errors import ConfigError
 
-CHECKS = ("requirements", "pyflakes", "debugger")
+CHECKS = ("requirements", "pyflakes", "debugger", "asl")
+
+# Step Functions definitions checked with `devkit sfn check`'s rules.
+DEFAULT_ASL = ("*.asl.json",)
 
 # gettext's `_` is installed as a builtin by `gettext.install()`; flagging it
 # in every translated module buries the real findings.
@@ -27,6 +30,8 @@ class HookConfig:
     skip: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     allow_debugger: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    asl: tuple[str, ...] = DEFAULT_ASL
+    asl_strict: bool = False
 
     def runs(self, check: str) -> bool:
         """Whether `check` is enabled."""
@@ -34,13 +39,17 @@ class HookConfig:
 
     def excluded(self, path: str) -> bool:
         """Whether `path` matches an `exclude` pattern or sits under a listed folder."""
-        return any(_path_matches(path, pattern) for pattern in self.exclude)
+        return any(path_matches(path, pattern) for pattern in self.exclude)
+
+    def asl_globs(self) -> tuple[str, ...]:
+        """The ASL patterns in force (none when the check is skipped)."""
+        return self.asl if self.runs("asl") else ()
 
     def debugger_allowed(self, path: str) -> frozenset[str]:
         """Debugger modules/calls allowed in `path` ("*" allows every one)."""
         allowed: set[str] = set()
         for pattern, names in self.allow_debugger.items():
-            if _path_matches(path, pattern):
+            if path_matches(path, pattern):
                 allowed.update(names)
         return frozenset(allowed)
 
@@ -61,7 +70,7 @@ def config_from_table(table: dict[str, Any], where: str) -> HookConfig:
     """Validate a `[tool.devkit.hook]` table and build the config."""
     known = {
         "builtins", "requirement-files", "module-map", "ignore-modules",
-        "skip", "exclude", "allow-debugger",
+        "skip", "exclude", "allow-debugger", "asl", "asl-strict",
     }  # fmt: skip
     unknown = sorted(set(table) - known)
     if unknown:
@@ -83,7 +92,16 @@ def config_from_table(table: dict[str, Any], where: str) -> HookConfig:
         skip=skip,
         exclude=_strings(table, "exclude", where),
         allow_debugger=_string_lists(table, "allow-debugger", where),
+        asl=_strings(table, "asl", where) if "asl" in table else DEFAULT_ASL,
+        asl_strict=_bool(table, "asl-strict", where),
     )
+
+
+def _bool(table: dict[str, Any], key: str, where: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: [tool.devkit.hook] {key} must be true or false")
+    return value
 
 
 def _strings(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -113,7 +131,8 @@ def _string_lists(
     return result
 
 
-def _path_matches(path: str, pattern: str) -> bool:
+def path_matches(path: str, pattern: str) -> bool:
+    """Whether `path` matches a glob (`*` crosses `/`) or sits under a folder."""
     # fnmatch's `*` also crosses `/`, so "vendor/*" covers the whole folder;
     # a bare folder name covers everything beneath it.
     folder = pattern.rstrip("/")

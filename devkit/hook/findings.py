@@ -15,6 +15,7 @@ class Finding:
     message: str
     check: str = ""
     code: str = ""
+    warning: bool = False  # printed, but does not fail the run by itself
 
     def format(self) -> str:
         """The pyflakes-style line: `path:line:col: message`."""

@@ -13,6 +13,7 @@ from devkit.errors import ConfigError
 from devkit.hook import git
 from devkit.hook.analyse import FileResult, FileSettings, analyse_batch, suppressed
 from devkit.hook.cache import ResultCache, blob_id
+from devkit.hook.checks.asl_check import is_asl
 from devkit.hook.checks.requirements_check import RequirementsCheck
 from devkit.hook.config import CHECKS, HookConfig, parse_pyproject
 from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, read_declared
@@ -24,6 +25,7 @@ from devkit.hook.sources import (
     Source,
     files_on_disk,
     is_python,
+    may_be_python,
 )
 
 # Below this much source, starting workers (~30 ms) costs more than it saves
@@ -49,11 +51,12 @@ class RunResult:
     files: int
     summaries: list[CheckSummary] = field(default_factory=list)
     cached: int = 0  # files whose per-file results came from the cache
+    strict: bool = False  # warnings fail the run too ([tool.devkit.hook] asl-strict)
 
     @property
     def ok(self) -> bool:
-        """True when nothing was found."""
-        return not self.findings
+        """True when nothing was found but warnings (and those are allowed)."""
+        return all(f.warning and not self.strict for f in self.findings)
 
 
 def run_hook(
@@ -86,8 +89,8 @@ def run_hook(
             for e in index.candidates(all_files)
         ]
     config = parse_pyproject(source.read("pyproject.toml"))
-    items = [i for i in items if not config.excluded(i.path)]
     settings = _settings(config, [i.path for i in items])
+    items = [i for i in items if not config.excluded(i.path) and _wanted(i, settings)]
     cache = ResultCache(settings, cache_root) if use_cache else None
     results, todo = _from_cache(cache, items)
     if index is not None and todo:
@@ -96,10 +99,12 @@ def run_hook(
             item.data = data
     files = []
     for item in todo:
-        if item.data is not None and is_python(item.path, item.data[:128]):
+        if item.data is not None and (
+            is_asl(item.path, settings.asl) or is_python(item.path, item.data[:128])
+        ):
             files.append((item.path, item.data))
         elif cache is not None and item.blob is not None:
-            cache.put(item.blob, item.path, None)  # not Python: never read again
+            cache.put(item.blob, item.path, None)  # not checked: never read again
     fresh = _analyse_all(files, settings, jobs)
     if cache is not None:
         blobs = {i.path: i.blob for i in todo}
@@ -140,9 +145,15 @@ def _from_cache(
     return results, todo
 
 
+def _wanted(item: _Item, settings: FileSettings) -> bool:
+    """Whether a file is worth reading: Python by its name, or an ASL definition."""
+    return may_be_python(item.path) or is_asl(item.path, settings.asl)
+
+
 def _settings(config: HookConfig, paths: list[str]) -> FileSettings:
     allowed = {p: config.debugger_allowed(p) for p in paths}
     return FileSettings(
+        asl=config.asl_globs(),
         builtins=config.builtins,
         pyflakes=config.runs("pyflakes"),
         debugger=config.runs("debugger"),
@@ -226,7 +237,7 @@ def _collect(
         if not config.runs(summary.check):
             summary.skipped = "skipped by [tool.devkit.hook] skip"
         summary.findings = sum(1 for f in findings if f.check == summary.check)
-    return RunResult(root, findings, len(results), summaries)
+    return RunResult(root, findings, len(results), summaries, strict=config.asl_strict)
 
 
 def _requirements(

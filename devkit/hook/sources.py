@@ -47,18 +47,17 @@ class IndexSource(Source):
         self._tracked: list[str] | None = None
 
     def candidates(self, all_files: bool) -> list[git.IndexEntry]:
-        """Staged (or all tracked) files that may be Python, by name.
+        """Staged (or all tracked) files, the config files left out.
 
-        The config files' content is read on the way, in the same git call.
+        Nothing is read but the config files' content, on the way, in the same
+        git call: the caller picks which files to read by name
+        (`may_be_python`, or the config's ASL glob) once the config is known.
         """
         if all_files:
             entries = git.index_entries(self.root)
             self._tracked = [e.path for e in entries]
-            entries = [
-                e for e in entries if _may_be_python(e.path) or _is_config(e.path)
-            ]
         else:
-            staged = [p for p in git.staged_paths(self.root) if _may_be_python(p)]
+            staged = git.staged_paths(self.root)
             if not staged:
                 return []
             entries = git.index_entries(self.root, [*staged, *_CONFIG_FILES])
@@ -81,7 +80,7 @@ class IndexSource(Source):
 
     def python_files(self, all_files: bool) -> list[tuple[str, bytes]]:
         """Staged (or all tracked) Python files with their content from the index."""
-        entries = self.candidates(all_files)
+        entries = [e for e in self.candidates(all_files) if may_be_python(e.path)]
         pairs = zip(entries, self.contents(entries), strict=True)
         return [
             (e.path, data)
@@ -126,7 +125,7 @@ def _is_config(path: str) -> bool:
     return path in _CONFIG_FILES
 
 
-def _may_be_python(path: str) -> bool:
+def may_be_python(path: str) -> bool:
     name = path.rpartition("/")[2]
     return name.endswith(".py") or "." not in name
 

@@ -1,6 +1,6 @@
-"""Benchmark: `devkit sfn simulate` beside moto's Step Functions interpreter.
+"""Benchmark: `devkit sfn simulate` beside moto's and AWS's durable runner.
 
-    .venv/bin/python bench/sfn.py [--runs 5] [--tools devkit,moto]
+    .venv/bin/python bench/sfn.py [--runs 5] [--tools devkit,moto,durable]
 
 Two runs of the gatekeeper recipe (tests/sfn/fixtures):
 
@@ -12,7 +12,7 @@ Two runs of the gatekeeper recipe (tests/sfn/fixtures):
   past 25,000 events. (A Catch straight back to its own state would be
   shorter, but moto leaves such a loop through the state's Next.) moto
   gets DEVKIT_BENCH_MOTO_SECONDS (default 120) per run and one run of this
-  case: at about a dozen events a second it does not finish, and the table
+  case (about 64 s on a quiet machine); when it does not finish, the table
   shows how far it got.
 
 Each figure is the median of --runs fresh processes. Wall and CPU time cover
@@ -20,8 +20,16 @@ the simulation only (imports and process start excluded; moto's figure
 includes creating the function and the machine in its in-memory backend).
 Peak RSS is the process's own VmHWM. moto runs with its retry sleeps patched
 out (testing/sfn_oracle.py), the fairest it can be; its Lambda calls go
-through botocore to its in-process backend. AWS's durable-execution testing
-runner is not included: it is not among the project's dependencies.
+through botocore to its in-process backend.
+
+durable is AWS's durable-execution testing runner
+(aws-durable-execution-sdk-python-testing, DurableFunctionTestRunner with
+skip_time, its default) on the same poll logic written as a durable function:
+a step calls the same gatekeeper handler (NotReadyError becomes "not ready"),
+a 30 s durable wait between polls, 51 polls, then the forced call. It has no
+Step Functions definition and no 25,000-event cap, so it runs the give-up
+case only ("cap" is a Step Functions limit); its event count is the number
+of durable operations (steps and waits).
 """
 
 from __future__ import annotations
@@ -90,6 +98,8 @@ def worker(tool: str, case: str) -> dict[str, Any]:
     _, ready_on = CASES[case]
     doc = definition(case)
     handler = gatekeeper(ready_on)
+    if tool == "durable":
+        return _durable(handler)
     if tool == "devkit":
         from devkit.sfn.simulate import simulate
         from devkit.sfn.simulate.outcomes import TaskFailed
@@ -122,10 +132,47 @@ def worker(tool: str, case: str) -> dict[str, Any]:
     }
 
 
+GIVE_UP_POLLS = 51  # the recipe: MaxAttempts 50, so 51 calls, then the forced one
+POLL_WAIT_SECONDS = 30
+
+
+def _durable(handler: Any) -> dict[str, Any]:
+    from aws_durable_execution_sdk_python import DurableContext, durable_execution
+    from aws_durable_execution_sdk_python.config import Duration
+    from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
+
+    def poll(event: Any) -> Any:
+        try:
+            return handler(event)
+        except NotReadyError:
+            return None  # a step that raised would go through its own retrier
+
+    @durable_execution  # type: ignore[untyped-decorator,unused-ignore]
+    def gatekeeper_loop(event: Any, context: DurableContext) -> Any:
+        for n in range(GIVE_UP_POLLS):
+            result = context.step(lambda _: poll(event), name=f"poll-{n}")
+            if result is not None:
+                return result
+            if n < GIVE_UP_POLLS - 1:
+                context.wait(Duration.from_seconds(POLL_WAIT_SECONDS), name=f"wait-{n}")
+        return context.step(lambda _: poll({**event, "force": True}), name="forced")
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    with DurableFunctionTestRunner(handler=gatekeeper_loop) as runner:
+        result = runner.run(input=json.dumps({"prefix": "p/"}), execution_timeout=3600)
+    return {
+        "wall": time.perf_counter() - wall,
+        "cpu": time.process_time() - cpu,
+        "rss_mb": _peak_rss_kb() / 1024,
+        "status": str(result.status.name),
+        "events": len(result.operations),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--tools", default="devkit,moto")
+    parser.add_argument("--tools", default="devkit,moto,durable")
     parser.add_argument(
         "--worker", nargs=2, metavar=("TOOL", "CASE"), help=argparse.SUPPRESS
     )
@@ -138,6 +185,8 @@ def main() -> None:
     rows = []
     for case in CASES:
         for tool in args.tools.split(","):
+            if (tool, case) == ("durable", "cap"):
+                continue  # no Step Functions definition, no history cap
             runs = []
             # moto's cap run outlasts its budget: once is enough to show it.
             count = 1 if (tool, case) == ("moto", "cap") else args.runs

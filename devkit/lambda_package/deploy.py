@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,19 +42,28 @@ def check_function(function: str, client: LambdaClient, target: Target) -> None:
 
 
 @contextmanager
-def _converted(function: str) -> Iterator[None]:
+def deploy_errors(what: str, *, not_found: str | None = None) -> Iterator[None]:
+    """Turn AWS's errors while deploying `what` into one-line DeployErrors.
+
+    `not_found`, when given, is the message for ResourceNotFoundException
+    (lambda-package names the function to check); `devkit sfn deploy` shares
+    this, where a missing resource is created instead and needs no message.
+    """
     try:
         yield
     except ClientError as exc:
         err = exc.response.get("Error", {})
         code, message = err.get("Code", "Error"), err.get("Message", str(exc))
-        if code == "ResourceNotFoundException":
-            raise DeployError(
-                f"function {function} not found: check the name and --region"
-            ) from exc
-        raise DeployError(f"deploying {function} failed: {code}: {message}") from exc
+        if not_found is not None and code == "ResourceNotFoundException":
+            raise DeployError(not_found) from exc
+        raise DeployError(f"deploying {what} failed: {code}: {message}") from exc
     except (BotoCoreError, WaiterError) as exc:
-        raise DeployError(f"deploying {function} failed: {exc}") from exc
+        raise DeployError(f"deploying {what} failed: {exc}") from exc
+
+
+def _converted(function: str) -> AbstractContextManager[None]:
+    missing = f"function {function} not found: check the name and --region"
+    return deploy_errors(function, not_found=missing)
 
 
 def deploy_package(

@@ -9,16 +9,15 @@ CodeSha256 and changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from botocore.exceptions import ClientError
 
 from devkit.aws import AwsOptions
-from devkit.errors import ConfigError, DeployError
+from devkit.errors import ConfigError
 from devkit.lambda_package import (
     BuildOptions,
     BuildResult,
@@ -26,6 +25,7 @@ from devkit.lambda_package import (
     build_package,
     deploy_package,
 )
+from devkit.lambda_package.deploy import deploy_errors
 from devkit.sfn.asl import load_definition
 from devkit.sfn.scaffold import FUNCTION_ARN
 
@@ -95,7 +95,7 @@ def deploy_project(
     )
     function = f"{opts.name}-gatekeeper"
     lam = aws.lambda_()
-    with _converted(function):
+    with deploy_errors(function):
         function_arn, created = _ensure_function(lam, function, build, opts, on_status)
     code_updated = False
     if not created:
@@ -104,7 +104,7 @@ def deploy_project(
         ).code_updated
     text = machine_file.read_text(encoding="utf-8").replace(FUNCTION_ARN, function_arn)
     sfn = aws.client("stepfunctions")
-    with _converted(opts.name):
+    with deploy_errors(opts.name):
         machine_arn, m_created, m_updated = _ensure_machine(sfn, opts, text, on_status)
     return SfnDeployResult(
         function_arn,
@@ -115,18 +115,6 @@ def deploy_project(
         m_updated,
         str(build.output),
     )
-
-
-@contextmanager
-def _converted(what: str) -> Iterator[None]:
-    try:
-        yield
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        code, message = err.get("Code", "Error"), err.get("Message", str(exc))
-        raise DeployError(f"deploying {what} failed: {code}: {message}") from exc
-    except (BotoCoreError, WaiterError) as exc:
-        raise DeployError(f"deploying {what} failed: {exc}") from exc
 
 
 def _ensure_function(

@@ -27,26 +27,14 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lambda_package as lambda_package_bench  # bench/lambda_package.py
+
 ROOT = Path(__file__).resolve().parent.parent
 DEVKIT = str(ROOT / ".venv" / "bin" / "devkit")
 RUNTIME = "python3.11"
 
-HANDLER = """\
-import numpy
-import pydantic
-import requests
-
-
-class Item(pydantic.BaseModel):
-    name: str
-    values: list[float]
-
-
-def handler(event, context):
-    item = Item(name="x", values=[1.0, 2.0, 3.0])
-    return {"mean": float(numpy.mean(item.values)), "requests": requests.__version__}
-"""
-REQUIREMENTS = "requests>=2.31\npydantic>=2.5\nnumpy>=1.26\n"
+# The same requests + pydantic + numpy function bench/lambda_package.py builds.
+HANDLER, REQUIREMENTS = lambda_package_bench.HANDLER, lambda_package_bench.REQUIREMENTS
 # The floor: the handler's import in a bare interpreter, lib/ through the .pth.
 FLOOR = "import site; site.addsitedir('.'); import handler"
 

@@ -1,14 +1,15 @@
 """The click layer: parse, build options, call one feature function, render.
 
 This package is the only place that imports click. Each command lives in its
-own module as a plain click command; `_register_commands` adds them to `cli`
-explicitly (as pip-tools does), and `run_command` is the one place where a
+own module as a plain click command; `_COMMANDS` names them for `cli`, which
+imports one only when it runs, and `run_command` is the one place where a
 command's outcome becomes an exit code, for `devkit` and for the fast
 `python -m devkit.cli.hook` entry point alike.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -24,7 +25,17 @@ CONTEXT_SETTINGS = {
 }
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class _LazyGroup(click.Group):
+    """A group that imports a command's module only when the command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return _load_command(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(
     None, "-V", "--version", package_name="devkit", prog_name="devkit"
 )
@@ -34,7 +45,6 @@ def cli() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the devkit CLI and return its exit code."""
-    _register_commands()
     return run_command(cli, argv, prog_name="devkit")
 
 
@@ -84,34 +94,32 @@ def _print_error(message: str) -> None:
     sys.stderr.flush()
 
 
-def _register_commands() -> None:
-    # Imported here, not at module top, so `devkit --help` stays fast and one
-    # command's heavy imports (boto3, pyflakes, google-auth) load only when used.
-    from devkit.cli.hook import hook_group
-    from devkit.cli.lambda_package import lambda_package_cmd
-    from devkit.cli.lambda_run import lambda_run_cmd
-    from devkit.cli.play import (
-        play_acknowledge_cmd,
-        play_auth_cmd,
-        play_consume_cmd,
-        play_notify_group,
-        play_verify_cmd,
-        play_voided_cmd,
-    )
-    from devkit.cli.s3_stream import s3_stream_cmd
-    from devkit.cli.sfn import sfn_group
+# Each command's module, imported only when that command runs (or for --help),
+# so `devkit hook run` does not pay for boto3, rich or google-auth.
+_COMMANDS = {
+    "s3-stream": ("devkit.cli.s3_stream", "s3_stream_cmd"),
+    "hook": ("devkit.cli.hook", "hook_group"),
+    "lambda-package": ("devkit.cli.lambda_package", "lambda_package_cmd"),
+    "lambda-run": ("devkit.cli.lambda_run", "lambda_run_cmd"),
+    "play-auth": ("devkit.cli.play", "play_auth_cmd"),
+    "play-verify": ("devkit.cli.play", "play_verify_cmd"),
+    "play-acknowledge": ("devkit.cli.play", "play_acknowledge_cmd"),
+    "play-consume": ("devkit.cli.play", "play_consume_cmd"),
+    "play-voided": ("devkit.cli.play", "play_voided_cmd"),
+    "play-notify": ("devkit.cli.play", "play_notify_group"),
+    "sfn": ("devkit.cli.sfn", "sfn_group"),
+}
 
-    for command in (
-        s3_stream_cmd,
-        hook_group,
-        lambda_package_cmd,
-        lambda_run_cmd,
-        play_auth_cmd,
-        play_verify_cmd,
-        play_acknowledge_cmd,
-        play_consume_cmd,
-        play_voided_cmd,
-        play_notify_group,
-        sfn_group,
-    ):
-        cli.add_command(command)
+
+def _load_command(name: str) -> click.Command | None:
+    if name not in cli.commands and name in _COMMANDS:
+        module, attribute = _COMMANDS[name]
+        command = getattr(importlib.import_module(module), attribute)
+        cli.add_command(command, name)
+    return cli.commands.get(name)
+
+
+def _register_commands() -> None:
+    """Load every command now (for code that walks `cli.commands`)."""
+    for name in _COMMANDS:
+        _load_command(name)

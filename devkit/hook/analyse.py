@@ -1,6 +1,8 @@
 """Per-file work: parse once, run pyflakes and the debugger check, collect imports.
 
 Runs in worker processes for large runs, so everything here is picklable.
+The checks (pyflakes, ast, packaging) are imported only when a file is
+analysed: a run whose files all come from the cache never loads them.
 """
 
 from __future__ import annotations
@@ -10,15 +12,12 @@ import re
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from devkit.hook.checks import (
-    asl_check,
-    debugger_check,
-    pyflakes_check,
-    requirements_check,
-)
-from devkit.hook.checks.requirements_check import ImportUse
-from devkit.hook.findings import Finding
+from devkit.hook.findings import SYNTAX_CODE, Finding
+
+if TYPE_CHECKING:
+    from devkit.hook.checks.requirements_check import ImportUse
 
 _NOQA = re.compile(
     rb"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
@@ -49,6 +48,13 @@ class FileResult:
 
 def analyse(path: str, source: bytes, settings: FileSettings) -> FileResult:
     """Run every per-file check on one file's content."""
+    from devkit.hook.checks import (
+        asl_check,
+        debugger_check,
+        pyflakes_check,
+        requirements_check,
+    )
+
     if asl_check.is_asl(path, settings.asl):
         return FileResult(path, asl_check.check(path, source), [], {})
     noqa = noqa_lines(source)
@@ -64,7 +70,17 @@ def analyse(path: str, source: bytes, settings: FileSettings) -> FileResult:
     if settings.debugger and hinted:
         allowed = settings.allowed_debuggers.get(path, frozenset())
         findings += debugger_check.check_tree(tree, path, allowed)
-    return FileResult(path, findings, imports if settings.imports else [], noqa)
+    if not settings.imports:
+        return FileResult(path, findings, [], noqa)
+    # Only what the requirements check may judge, fresh or cached alike: the
+    # interpreter's modules and optional imports never need a requirement.
+    needed = [
+        use
+        for use in imports
+        if not use.optional
+        and use.dotted.partition(".")[0] not in requirements_check.INTERPRETER
+    ]
+    return FileResult(path, findings, needed, noqa)
 
 
 def analyse_batch(
@@ -118,7 +134,7 @@ def suppressed(finding: Finding, noqa: dict[int, Collection[str] | None]) -> boo
     """Whether a `# noqa` on the finding's line covers it (never a syntax error)."""
     # A file that does not parse was not checked at all: as pyflakes, ruff
     # and debug-statements, no comment lets it through.
-    if finding.line not in noqa or finding.code == pyflakes_check.SYNTAX_CODE:
+    if finding.line not in noqa or finding.code == SYNTAX_CODE:
         return False
     codes = noqa[finding.line]
     return codes is None or finding.code in codes

@@ -8,7 +8,9 @@ in is named by everything else the work depends on: the check settings, the
 code of devkit's hook, pyflakes' and Python's versions. Whether an import is
 declared is decided afresh on every run from the cached imports, so a changed
 requirements file, pyproject.toml or a new module of the project can never
-leave a stale verdict.
+leave a stale verdict. What the project declares is parsed again only when a
+file it was read from changes: the few last answers are kept beside the
+entries with the content of every file each was read from.
 
 Entries live in 256 shard files per folder under the user cache folder
 (`devkit.paths.cache_dir("hook")`), marshal-encoded (data only, nothing that
@@ -28,17 +30,22 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from devkit.fileio import atomic_write, make_private_dirs
 from devkit.hook.analyse import FileResult, FileSettings
-from devkit.hook.checks.requirements_check import ImportUse
+from devkit.hook.declared import Declared, Reader, read_declared
 from devkit.hook.findings import Finding
 from devkit.paths import cache_dir
 
-FORMAT = 2  # 2: findings carry their warning flag
+if TYPE_CHECKING:
+    from devkit.hook.checks.requirements_check import ImportUse
+
+FORMAT = 3  # 2: findings carry their warning flag; 3: only judged imports
 SHARD_BYTES = 512 * 1024  # 256 shards: at most 128 MiB per settings folder
 KEEP_FOLDERS = 4  # settings folders kept (other settings, older devkits)
+KEEP_DECLARED = 8  # declarations kept (projects sharing these settings)
+DECLARED = "declared"  # the file of those, beside the shards
 
 # A cached entry: None for "not a Python file" (an extension-less file
 # without a python shebang), else findings, imports and noqa lines as tuples.
@@ -101,6 +108,38 @@ class ResultCache:
             pass  # a read-only or full disk: the run's findings stand
         self._dirty.clear()
 
+    def declared(self, read: Reader, extra_files: tuple[str, ...]) -> Declared:
+        """`read_declared`'s answer, parsed again only if a file it read changed.
+
+        Each kept answer lists every path it was read from with that file's
+        content hash (None: absent), in reading order; the parse is a function
+        of those contents alone (and of this code: the folder's fingerprint),
+        so an answer whose files all read the same still holds.
+        """
+        path = self.folder / DECLARED
+        kept = _read_memo(path)
+        for files, reads, values in kept:
+            if files == extra_files and all(
+                _digest(read(name)) == digest for name, digest in reads
+            ):
+                return Declared(**values)
+        recorded: list[tuple[str, str | None]] = []
+
+        def recording(name: str) -> bytes | None:
+            data = read(name)
+            recorded.append((name, _digest(data)))
+            return data
+
+        declared = read_declared(recording, extra_files)
+        entry = (extra_files, tuple(recorded), vars(declared))
+        # Not kept on a read-only disk (OSError), nor if a field ever holds
+        # something marshal cannot store (ValueError): parsed next time too.
+        with contextlib.suppress(OSError, ValueError):
+            data = marshal.dumps((FORMAT, [entry, *kept[: KEEP_DECLARED - 1]]))
+            make_private_dirs(self.folder)
+            atomic_write(path, data, durable=False)
+        return declared
+
     def _shard(self, blob: str) -> dict[str, Entry]:
         name = blob[:2]
         shard = self._shards.get(name)
@@ -128,9 +167,10 @@ _MISSING: Entry = ("missing",)
 
 
 def _read_shard(path: Path) -> dict[str, Entry]:
+    # One read, then loads: marshal.load on a file object reads object by
+    # object, 4x slower on a warm run's 256 shards.
     try:
-        with open(path, "rb") as handle:
-            loaded = marshal.load(handle)
+        loaded = marshal.loads(path.read_bytes())
     except (OSError, EOFError, ValueError, TypeError):
         return {}
     if (
@@ -143,6 +183,26 @@ def _read_shard(path: Path) -> dict[str, Entry]:
     return {}
 
 
+def _digest(data: bytes | None) -> str | None:
+    return None if data is None else blob_id(data)
+
+
+def _read_memo(path: Path) -> list[Any]:
+    # Checked shape by shape: a damaged or foreign file is only a miss.
+    try:
+        loaded = marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return []
+    if not (isinstance(loaded, tuple) and len(loaded) == 2 and loaded[0] == FORMAT):
+        return []
+    kept = loaded[1] if isinstance(loaded[1], list) else []
+    return [
+        e
+        for e in kept
+        if isinstance(e, tuple) and len(e) == 3 and isinstance(e[2], dict)
+    ]
+
+
 def _encode(result: FileResult | None) -> Entry:
     if result is None:
         return None
@@ -151,8 +211,7 @@ def _encode(result: FileResult | None) -> Entry:
             (f.line, f.col, f.message, f.check, f.code, f.warning)
             for f in result.findings
         ),
-        # Optional imports never need a requirement: not worth keeping.
-        tuple(tuple(u) for u in result.imports if not u.optional),
+        tuple(tuple(u) for u in result.imports),
         {n: None if c is None else tuple(c) for n, c in result.noqa.items()},
     )
 
@@ -162,7 +221,7 @@ def _decode(path: str, entry: Entry) -> FileResult | None:
     # noqa codes are only tested with `in`): a warm run decodes little.
     if entry is None:
         return None
-    findings, imports, noqa = cast(tuple[Any, list[ImportUse], dict[int, Any]], entry)
+    findings, imports, noqa = cast("tuple[Any, list[ImportUse], dict[int, Any]]", entry)
     return FileResult(path, [Finding(path, *f) for f in findings], imports, noqa)
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +42,7 @@ class HookConfig:
 
     def excluded(self, path: str) -> bool:
         """Whether `path` matches an `exclude` pattern or sits under a listed folder."""
-        return any(path_matches(path, pattern) for pattern in self.exclude)
+        return matcher(self.exclude)(path)
 
     def asl_globs(self) -> tuple[str, ...]:
         """The ASL patterns in force (none when the check is skipped)."""
@@ -133,7 +136,24 @@ def _string_lists(
 
 def path_matches(path: str, pattern: str) -> bool:
     """Whether `path` matches a glob (`*` crosses `/`) or sits under a folder."""
+    return matcher((pattern,))(path)
+
+
+@functools.lru_cache(maxsize=64)
+def matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """A test of whether a path matches any of `patterns` (as `path_matches`).
+
+    One compiled expression: a whole tree's paths are tested against it.
+    """
     # fnmatch's `*` also crosses `/`, so "vendor/*" covers the whole folder;
     # a bare folder name covers everything beneath it.
-    folder = pattern.rstrip("/")
-    return fnmatch.fnmatchcase(path, pattern) or path.startswith(folder + "/")
+    # No patterns: a regex that never matches.
+    either = "|".join(
+        f"(?:{fnmatch.translate(p)})|(?:{re.escape(p.rstrip('/'))}/)" for p in patterns
+    )
+    match = re.compile(either or "(?!)").match
+
+    def matches(path: str) -> bool:
+        return match(path) is not None
+
+    return matches

@@ -17,9 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
 from devkit.errors import ConfigError
 
 # Reads a repository-relative path (from the index or the disk); None if absent.
@@ -64,6 +61,18 @@ def read_declared(read: Reader, extra_files: tuple[str, ...] = ()) -> Declared:
             declared, read, name, set(), required=name in extra_files
         )
     return declared
+
+
+def canonicalize_name(name: str) -> str:
+    """A distribution name in PEP 503's normal form, exactly as packaging's.
+
+    Written out here because importing packaging.utils loads packaging.tags
+    and .version: more time than a whole re-check of a cached tree takes.
+    """
+    value = name.lower().replace("_", "-").replace(".", "-")
+    while "--" in value:
+        value = value.replace("--", "-")
+    return value
 
 
 def decode(content: bytes) -> str:
@@ -238,6 +247,9 @@ def requirement_line_name(line: str) -> str | None:
 
 def requirement_name(spec: str) -> str | None:
     """The canonical name of a PEP 508 requirement (`name[extra] @ url; marker`)."""
+    # Imported here: a re-check whose declarations are unchanged never parses.
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         return canonicalize_name(Requirement(spec).name)
     except InvalidRequirement:

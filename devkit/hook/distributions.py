@@ -19,9 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from devkit.fileio import atomic_write, make_private_dirs
+from devkit.hook.declared import canonicalize_name
 from devkit.paths import cache_dir
 
 # import name (or dotted prefix) -> distribution(s). Only names that differ

@@ -40,28 +40,24 @@ class LocalModules:
                 folder = folder.rpartition("/")[0]
         self.folders.update(self.packages)
         self._roots: dict[str, tuple[str, ...]] = {}
-        self._owned: dict[tuple[str, tuple[str, ...]], bool] = {}
 
-    def owns(self, dotted: str, importer: str) -> bool:
-        """Whether `dotted`, imported by the file at `importer`, is the project's."""
-        roots = self._roots_of(importer)
-        known = self._owned.get((dotted, roots))
-        if known is None:
-            parts = dotted.split(".")
-            known = any(self._resolves(root, parts) for root in roots)
-            self._owned[(dotted, roots)] = known
-        return known
-
-    def _roots_of(self, importer: str) -> tuple[str, ...]:
+    def roots_of(self, importer: str) -> tuple[str, ...]:
+        """Where absolute imports of the file at `importer` may resolve."""
         folder = posixpath.dirname(importer)
-        if folder not in self._roots:
+        roots = self._roots.get(folder)
+        if roots is None:
             # Up through the packages: the first folder that is not one is
             # where absolute imports of this file start.
             top = folder
             while top and top in self.packages:
                 top = posixpath.dirname(top)
-            self._roots[folder] = tuple(dict.fromkeys((*_PROJECT_ROOTS, top)))
-        return self._roots[folder]
+            roots = self._roots[folder] = tuple(dict.fromkeys((*_PROJECT_ROOTS, top)))
+        return roots
+
+    def owns(self, dotted: str, roots: tuple[str, ...]) -> bool:
+        """Whether `dotted`, imported by a file with these roots, is the project's."""
+        parts = dotted.split(".")
+        return any(self._resolves(root, parts) for root in roots)
 
     def _resolves(self, root: str, parts: list[str]) -> bool:
         prefix = root

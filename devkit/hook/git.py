@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ _MAX_PATHSPECS = 1000
 # From this many blobs on, two `git cat-file` processes read them.
 _SPLIT_BLOBS = 128
 # Modes of index entries that are not regular files: symlinks and submodules.
-_SKIPPED_MODES = {"120000", "160000"}
+_SYMLINK, _GITLINK = "120000", "160000"
 
 
 @dataclass(frozen=True)
@@ -84,35 +85,52 @@ def staged_paths(root: Path) -> list[str]:
     return _split_z(out)
 
 
+@dataclass
+class IndexListing:
+    """One `git ls-files --stage`: regular files, submodules and every path."""
+
+    entries: list[IndexEntry]  # regular files, one per path
+    submodules: list[str]  # gitlinks
+    paths: list[str]  # every tracked path (symlinks and gitlinks too)
+
+
 def index_entries(root: Path, paths: Iterable[str] | None = None) -> list[IndexEntry]:
     """Regular-file index entries (all, or those at `paths`), with their blob ids."""
+    return index_listing(root, paths).entries
+
+
+def index_listing(root: Path, paths: Iterable[str] | None = None) -> IndexListing:
+    """The index (all of it, or the entries at `paths`) from one git process."""
     wanted = list(paths) if paths is not None else None
     if wanted == []:
-        return []
+        return IndexListing([], [], [])
     args = ["ls-files", "--stage", "-z"]
     if wanted is not None and len(wanted) <= _MAX_PATHSPECS:
         # Literal pathspecs: a file named `*.py` must not glob.
         args = ["--literal-pathspecs", *args, "--", *wanted]
-    entries = []
-    for record in _split_z(git(args, cwd=root)):
+    keep = set(wanted) if wanted is not None and len(wanted) > _MAX_PATHSPECS else None
+    listing = IndexListing([], [], [])
+    last = None
+    # Decoded at once (as os.fsdecode would each path): a tree has thousands.
+    for record in _decode(git(args, cwd=root)).split("\0"):
         meta, _, path = record.partition("\t")
+        if not path or (keep is not None and path not in keep):
+            continue
         mode, blob, stage = meta.split(" ")
-        if mode not in _SKIPPED_MODES:
-            entries.append(IndexEntry(path, blob, conflicted=stage != "0"))
-    if wanted is not None and len(wanted) > _MAX_PATHSPECS:
-        keep = set(wanted)
-        entries = [e for e in entries if e.path in keep]
-    return _unique(entries)
+        if path != last:  # stages 1-3 of a conflict: one path
+            listing.paths.append(path)
+            last = path
+        if mode == _GITLINK:
+            listing.submodules.append(path)
+        elif mode != _SYMLINK:
+            listing.entries.append(IndexEntry(path, blob, stage != "0"))
+    listing.entries = _unique(listing.entries)
+    return listing
 
 
 def submodule_paths(root: Path) -> list[str]:
     """Paths of the gitlinks (submodules) in the index."""
-    out = git(["ls-files", "--stage", "-z"], cwd=root)
-    return [
-        record.partition("\t")[2]
-        for record in _split_z(out)
-        if record.startswith("160000 ")
-    ]
+    return index_listing(root).submodules
 
 
 def read_blobs(root: Path, blobs: list[str]) -> list[bytes]:
@@ -155,8 +173,13 @@ def read_staged(root: Path, path: str) -> bytes | None:
 
 
 def _split_z(out: bytes) -> list[str]:
-    # Paths are bytes on disk; surrogateescape keeps non-UTF-8 names round-trippable.
-    return [os.fsdecode(p) for p in out.split(b"\0") if p]
+    return [p for p in _decode(out).split("\0") if p]
+
+
+def _decode(out: bytes) -> str:
+    # Paths are bytes on disk; os.fsdecode's rule (surrogateescape) keeps
+    # non-UTF-8 names round-trippable. One decode for all: as fast as a split.
+    return out.decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 
 
 def _unique(entries: list[IndexEntry]) -> list[IndexEntry]:

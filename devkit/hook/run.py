@@ -14,11 +14,9 @@ from devkit.hook import git
 from devkit.hook.analyse import FileResult, FileSettings, analyse_batch, suppressed
 from devkit.hook.cache import ResultCache, blob_id
 from devkit.hook.checks.asl_check import is_asl
-from devkit.hook.checks.requirements_check import RequirementsCheck
 from devkit.hook.config import CHECKS, HookConfig, parse_pyproject
-from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, read_declared
+from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, Declared, read_declared
 from devkit.hook.findings import Finding
-from devkit.hook.firstparty import LocalModules
 from devkit.hook.sources import (
     DiskSource,
     IndexSource,
@@ -113,7 +111,7 @@ def run_hook(
             if blob is not None:
                 cache.put(blob, result.path, result)
         cache.save()
-    run = _collect(root, results + fresh, config, source)
+    run = _collect(root, results + fresh, config, source, cache)
     run.cached = len(results)
     return run
 
@@ -151,7 +149,9 @@ def _wanted(item: _Item, settings: FileSettings) -> bool:
 
 
 def _settings(config: HookConfig, paths: list[str]) -> FileSettings:
-    allowed = {p: config.debugger_allowed(p) for p in paths}
+    allowed = (
+        {p: config.debugger_allowed(p) for p in paths} if config.allow_debugger else {}
+    )
     return FileSettings(
         asl=config.asl_globs(),
         builtins=config.builtins,
@@ -223,12 +223,16 @@ def _balanced(sizes: list[int], count: int) -> list[list[int]]:
 
 
 def _collect(
-    root: Path, results: list[FileResult], config: HookConfig, source: Source
+    root: Path,
+    results: list[FileResult],
+    config: HookConfig,
+    source: Source,
+    cache: ResultCache | None,
 ) -> RunResult:
     findings = [f for r in results for f in r.findings]
     summaries = [CheckSummary(check) for check in CHECKS]
     if config.runs("requirements"):
-        req_findings, skipped = _requirements(results, config, source)
+        req_findings, skipped = _requirements(results, config, source, cache)
         findings += req_findings
         summaries[CHECKS.index("requirements")].skipped = skipped
     noqa = {r.path: r.noqa for r in results}
@@ -241,11 +245,22 @@ def _collect(
 
 
 def _requirements(
-    results: list[FileResult], config: HookConfig, source: Source
+    results: list[FileResult],
+    config: HookConfig,
+    source: Source,
+    cache: ResultCache | None,
 ) -> tuple[list[Finding], str]:
     if not any(r.imports for r in results):
         return [], ""
-    declared = read_declared(source.read, config.requirement_files)
+    # Imported here: only a run with imports to judge needs them.
+    from devkit.hook.checks.requirements_check import RequirementsCheck
+    from devkit.hook.firstparty import LocalModules
+
+    declared: Declared = (
+        cache.declared(source.read, config.requirement_files)
+        if cache is not None
+        else read_declared(source.read, config.requirement_files)
+    )
     if not declared.sources:
         names = " or ".join((*DEFAULT_REQUIREMENT_FILES, "pyproject.toml", "setup.cfg"))
         return [], f"nothing declared: no {names} found"

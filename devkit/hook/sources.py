@@ -33,7 +33,7 @@ class Source:
 
     def submodules(self) -> list[str]:
         """Paths of the git submodules (gitlinks) in the index."""
-        return git.submodule_paths(self.root)
+        raise NotImplementedError
 
     root: Path
 
@@ -44,7 +44,7 @@ class IndexSource(Source):
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache: dict[str, bytes | None] = {}
-        self._tracked: list[str] | None = None
+        self._listing: git.IndexListing | None = None  # the whole index, once read
 
     def candidates(self, all_files: bool) -> list[git.IndexEntry]:
         """Staged (or all tracked) files, the config files left out.
@@ -54,8 +54,7 @@ class IndexSource(Source):
         (`may_be_python`, or the config's ASL glob) once the config is known.
         """
         if all_files:
-            entries = git.index_entries(self.root)
-            self._tracked = [e.path for e in entries]
+            entries = self._whole_index().entries
         else:
             staged = git.staged_paths(self.root)
             if not staged:
@@ -94,10 +93,17 @@ class IndexSource(Source):
         return self._cache[path]
 
     def tracked_paths(self) -> list[str]:
-        if self._tracked is None:
-            out = git.git(["ls-files", "-z"], cwd=self.root)
-            self._tracked = [os.fsdecode(p) for p in out.split(b"\0") if p]
-        return self._tracked
+        return self._whole_index().paths
+
+    def submodules(self) -> list[str]:
+        return self._whole_index().submodules
+
+    def _whole_index(self) -> git.IndexListing:
+        # One `git ls-files` serves the file list, the project's module tree
+        # and its submodules.
+        if self._listing is None:
+            self._listing = git.index_listing(self.root)
+        return self._listing
 
 
 class DiskSource(Source):
@@ -115,6 +121,9 @@ class DiskSource(Source):
 
     def tracked_paths(self) -> list[str]:
         return self._index.tracked_paths()
+
+    def submodules(self) -> list[str]:
+        return self._index.submodules()
 
 
 # Read together with the staged files: one git round-trip instead of three.

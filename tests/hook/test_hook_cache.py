@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from devkit.errors import ConfigError
 from devkit.hook import cache as cache_module
 from devkit.hook.run import run_hook
-from testing.gitrepo import clean_env, commit_all, git, write
+from testing.gitrepo import clean_env, commit_all, git, init_repo, write
 
 BIN = Path(sys.executable).parent
 
@@ -40,6 +41,16 @@ def project(repo):
 
 def cache_root() -> Path:
     return Path(os.environ["DEVKIT_CACHE_DIR"]) / "hook"
+
+
+def settings_folder() -> Path:
+    # Beside it may be the installed-distribution map, a file, not a folder.
+    [folder] = [p for p in cache_root().iterdir() if p.is_dir()]
+    return folder
+
+
+def shards(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.name != cache_module.DECLARED)
 
 
 def test_warm_run_gives_the_cold_findings_from_the_cache(project):
@@ -79,6 +90,74 @@ def test_a_new_project_module_changes_the_verdict(project):
     result = run_hook(all_files=True)
     assert result.cached == 5
     assert "PyYAML" not in "\n".join(lines(result))
+
+
+def test_a_changed_included_requirements_file_changes_the_verdict(project):
+    # The parsed declarations are kept too: a change in a file reached only
+    # through `-r` must still be seen, staged or not yet committed.
+    write(project, "requirements.txt", "requests\n-r more.txt\n")
+    write(project, "more.txt", "click\n")
+    git(project, "add", ".")
+    assert "add PyYAML" in "\n".join(lines(run_hook(all_files=True)))
+    assert "add PyYAML" in "\n".join(lines(run_hook(all_files=True)))
+    write(project, "more.txt", "click\nPyYAML\n")
+    git(project, "add", "more.txt")
+    assert "PyYAML" not in "\n".join(lines(run_hook(all_files=True)))
+    git(project, "rm", "-q", "--cached", "more.txt")
+    with pytest.raises(ConfigError, match="more.txt, which does not exist"):
+        run_hook(all_files=True)
+
+
+def test_kept_declarations_serve_each_project_its_own(project, tmp_path):
+    # Two projects share the cache folder (same settings): neither may get
+    # the other's declarations.
+    other = init_repo(tmp_path / "other")
+    write(other, "requirements.txt", "requests\nPyYAML\n")
+    write(other, "app.py", "import requests\nimport yaml\n\nyaml, requests\n")
+    commit_all(other)
+    for _ in range(2):
+        assert "add PyYAML" in "\n".join(lines(run_hook(all_files=True)))
+        assert lines(run_hook(all_files=True, cwd=other)) == []
+
+
+def test_damaged_kept_declarations_are_parsed_again(project):
+    cold = run_hook(all_files=True)
+    memo = settings_folder() / cache_module.DECLARED
+    for damage in (b"\x00garbage", memo.read_bytes()[:9]):
+        memo.write_bytes(damage)
+        assert lines(run_hook(all_files=True)) == lines(cold)
+    # ... and kept again, whole.
+    assert lines(run_hook(all_files=True)) == lines(cold)
+
+
+def test_a_warm_run_loads_no_checker_and_no_other_command(project):
+    # What makes a re-check of a cached tree fast: pyflakes, the AST walkers,
+    # packaging's requirement parser and the other commands' libraries load
+    # only when something must be checked or parsed again.
+    probe = (
+        "import sys\n"
+        "from devkit.cli import main\n"
+        "code = main(['hook', 'run', '--all-files', '-q'])\n"
+        "print(code, *sorted(sys.modules))\n"
+    )
+
+    def loaded() -> tuple[str, set[str]]:
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.splitlines()[-1]
+        code, *modules = out.split()
+        return code, set(modules)
+
+    heavy = {
+        "pyflakes.checker", "packaging.requirements", "packaging.utils",
+        "devkit.hook.checks.pyflakes_check", "devkit.hook.checks.debugger_check",
+        "boto3", "rich", "devkit.cli.s3_stream", "devkit.cli.play",
+    }  # fmt: skip
+    cold_code, cold = loaded()
+    assert {"pyflakes.checker", "packaging.requirements"} <= cold
+    warm_code, warm = loaded()
+    assert warm_code == cold_code == "1"
+    assert warm & heavy == set()
 
 
 def test_changed_check_settings_invalidate_every_file(project):
@@ -125,17 +204,16 @@ def test_no_cache_writes_no_results(project):
 
 def test_the_cache_folder_is_private(project):
     run_hook(all_files=True)
-    [folder] = list(cache_root().iterdir())
+    folder = settings_folder()
     assert folder.stat().st_mode & 0o777 == 0o700
     assert cache_root().stat().st_mode & 0o777 == 0o700
 
 
 def test_a_damaged_shard_is_a_miss_not_an_error(project):
     cold = run_hook(all_files=True)
-    [folder] = list(cache_root().iterdir())
-    shards = sorted(folder.iterdir())
-    shards[0].write_bytes(b"\x00garbage")
-    for shard in shards[1:]:
+    [first, *others] = shards(settings_folder())
+    first.write_bytes(b"\x00garbage")
+    for shard in others:
         shard.write_bytes(shard.read_bytes()[:7])  # truncated
     warm = run_hook(all_files=True)
     assert warm.cached == 0 and lines(warm) == lines(cold)
@@ -154,8 +232,7 @@ def test_shards_stay_within_their_bound(project, monkeypatch):
         write(project, f"gen/m{n}.py", f"import os\nX = {n}\n")
     git(project, "add", "gen")
     run_hook(all_files=True)
-    [folder] = list(cache_root().iterdir())
-    assert all(s.stat().st_size <= 300 for s in folder.iterdir())
+    assert all(s.stat().st_size <= 300 for s in shards(settings_folder()))
     assert lines(run_hook(all_files=True)) == lines(
         run_hook(all_files=True, use_cache=False)
     )

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from devkit.hook import distributions
-from devkit.hook.declared import logical_lines, read_declared, requirement_line_name
+from devkit.hook.declared import (
+    canonicalize_name,
+    logical_lines,
+    read_declared,
+    requirement_line_name,
+)
 from devkit.hook.run import run_hook
 from testing.gitrepo import clean_env, commit_all, git, init_repo, write
 
@@ -251,6 +256,17 @@ def test_nothing_declared_skips_the_check_and_says_so(repo):
     assert result.findings == []
     [summary] = [s for s in result.summaries if s.check == "requirements"]
     assert "nothing declared" in summary.skipped
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Django", "oslo.concurrency", "Foo__Bar", "a-_.-b", "ruamel.yaml", "X", "zope_"],
+)
+def test_distribution_names_are_normalised_as_packaging_does(name):
+    # devkit spells PEP 503's rule out (packaging.utils is slow to import).
+    from packaging.utils import canonicalize_name as packagings
+
+    assert canonicalize_name(name) == packagings(name)
 
 
 def test_line_parsing_details():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from devkit.hook.config import path_matches
+from devkit.hook.config import matcher
 from devkit.hook.findings import Finding
 
 CHECK = "asl"
@@ -22,7 +22,7 @@ _NOT_JSON = re.compile(r"^.*?:(\d+):(\d+): not valid JSON: (.*)$", re.DOTALL)
 
 def is_asl(path: str, globs: tuple[str, ...]) -> bool:
     """Whether `path` is one of the definitions the config names."""
-    return any(path_matches(path, pattern) for pattern in globs)
+    return matcher(globs)(path)
 
 
 def check(path: str, source: bytes) -> list[Finding]:

@@ -6,7 +6,7 @@ import ast
 
 from pyflakes import checker
 
-from devkit.hook.findings import Finding
+from devkit.hook.findings import SYNTAX_CODE, Finding
 
 # flake8's codes for pyflakes' messages, so a noqa comment naming F401 works.
 CODES = {
@@ -37,7 +37,6 @@ CODES = {
     "UnusedVariable": "F841", "UnusedAnnotation": "F842", "RaiseNotImplemented": "F901",
 }  # fmt: skip
 
-SYNTAX_CODE = "E999"
 CRASH_CODE = "E902"
 
 

@@ -10,20 +10,18 @@ import ast
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from packaging.utils import canonicalize_name
-
 from devkit.hook import distributions
-from devkit.hook.declared import Declared
+from devkit.hook.declared import Declared, canonicalize_name
 from devkit.hook.findings import Finding
 from devkit.hook.firstparty import LocalModules
 
 CODE = "DEP001"
 # The interpreter's own modules: the standard library, modules compiled into
 # it, and `__main__` (the running script), none of which is a requirement.
-_INTERPRETER = frozenset(
+INTERPRETER = frozenset(
     {*sys.stdlib_module_names, *sys.builtin_module_names, "__main__"}
 )
 
@@ -139,15 +137,27 @@ class RequirementsCheck:
     local: LocalModules
     module_map: dict[str, tuple[str, ...]]
     ignore_modules: tuple[str, ...] = ()
+    # (module, roots of the importing file) -> not third-party: a tree imports
+    # the same few modules from the same few packages thousands of times.
+    _judged: dict[tuple[str, tuple[str, ...]], bool] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def check(self, path: str, uses: list[ImportUse]) -> list[Finding]:
         """One finding per missing distribution per file, at its first import."""
         findings: list[Finding] = []
         seen: set[str] = set()  # module names already judged
         reported: set[str] = set()  # distributions already named
+        roots = self.local.roots_of(path)
+        judged = self._judged
         # Unpacked by position: cached imports come back as plain tuples.
         for dotted, line, col, optional in uses:
-            if optional or self._not_third_party(dotted, path):
+            if optional:
+                continue
+            skip = judged.get((dotted, roots))
+            if skip is None:
+                skip = judged[(dotted, roots)] = self._not_third_party(dotted, roots)
+            if skip:
                 continue
             name = distributions.display_name(dotted, self.module_map)
             if name in seen:
@@ -163,10 +173,10 @@ class RequirementsCheck:
                 findings.append(Finding(path, line, col, message, "requirements", CODE))
         return findings
 
-    def _not_third_party(self, dotted: str, importer: str) -> bool:
+    def _not_third_party(self, dotted: str, roots: tuple[str, ...]) -> bool:
         return (
-            dotted.partition(".")[0] in _INTERPRETER
-            or self.local.owns(dotted, importer)
+            dotted.partition(".")[0] in INTERPRETER
+            or self.local.owns(dotted, roots)
             or any(
                 dotted == m or dotted.startswith(m + ".") for m in self.ignore_modules
             )

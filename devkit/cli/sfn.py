@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from devkit.aws import AwsOptions
-from devkit.cli.options import aws_options, output_options
+from devkit.cli.options import F, aws_options, output_options
 from devkit.console import Output
 from devkit.errors import ExitCode
 
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from devkit.sfn.budget import Budget
     from devkit.sfn.check import Diagnostic
     from devkit.sfn.scaffold import Scaffold
+    from devkit.sfn.simulate import Execution, World
 
 
 @click.group("sfn")
@@ -119,6 +122,24 @@ def _secs(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
+def distributed_map_options(func: F) -> F:
+    """--scale and --lambda-memory: how `sfn simulate` prices a Distributed Map."""
+    func = click.option(
+        "--scale",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Also price the run scaled to N items (e.g. 100000).",
+    )(func)
+    return click.option(
+        "--lambda-memory",
+        type=click.IntRange(128, 10_240),
+        default=1024,
+        show_default=True,
+        metavar="MB",
+        help="The Lambda function's memory, for its GB-seconds.",
+    )(func)
+
+
 @sfn_group.command("simulate")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
@@ -138,6 +159,8 @@ def _secs(seconds: float) -> str:
 )
 @click.option("--input", "input_json", default="{}", help="The execution input (JSON).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Jitter seed.")
+@distributed_map_options
+@aws_options
 @output_options
 def simulate_cmd(
     file: Path,
@@ -145,9 +168,16 @@ def simulate_cmd(
     tasks_module: Path | None,
     input_json: str,
     seed: int,
+    scale: int | None,
+    lambda_memory: int,
+    aws: AwsOptions,
     out: Output,
 ) -> int:
     """Run a definition offline on a virtual clock and print its history.
+
+    A Distributed Map reads its ItemReader from S3 and writes its ResultWriter
+    export there (--endpoint-url: a local S3), runs each child through the
+    simulator and prints what the run costs.
 
     Exit 0 when the execution SUCCEEDED, 1 when it FAILED or TIMED_OUT.
     """
@@ -173,9 +203,12 @@ def simulate_cmd(
     for spec in task_specs:
         script = parse_task_option(spec)
         tasks[script.state] = script
-    execution = simulate(doc, tasks, execution_input, seed=seed)
+    with _tasks_see(aws):
+        execution = simulate(doc, tasks, execution_input, seed=seed, world=_world(aws))
     if out.json:
-        out.result_json(execution.to_json())
+        out.result_json(
+            execution.to_json() | _cost_json(execution, lambda_memory, scale)
+        )
     else:
         for event in execution.history:
             out.result(_event_line(event.to_json(), event.seconds))
@@ -188,7 +221,94 @@ def simulate_cmd(
         out.result(f"transitions  {execution.transitions}")
         out.result(f"events       {len(execution.history)}")
         out.result(f"cost         ${execution.cost_usd:.5f} (Standard)")
+        for line in _distributed_lines(execution, lambda_memory, scale):
+            out.result(line)
     return ExitCode.OK if execution.status == "SUCCEEDED" else ExitCode.FAILURE
+
+
+# --- sfn simulate of a Distributed Map -----------------------------------------------
+
+
+def _world(aws: AwsOptions) -> World:
+    from devkit.sfn.simulate import World
+
+    return World(lambda: aws.s3())
+
+
+@contextlib.contextmanager
+def _tasks_see(aws: AwsOptions) -> Iterator[None]:
+    """The tasks (a real Lambda handler) reach the same endpoint as the simulator,
+    as a function's SDK does through AWS_ENDPOINT_URL."""
+    import os
+
+    if aws.endpoint_url is None:
+        yield
+        return
+    saved = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = aws.endpoint_url
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = saved
+
+
+def _cost_json(
+    execution: Execution, memory: int, scale: int | None
+) -> dict[str, object]:
+    from devkit.sfn.simulate.cost import run_cost
+
+    cost = run_cost(execution, memory)
+    if cost is None:
+        return {}
+    doc: dict[str, object] = {"map_cost": cost.to_json()}
+    if scale is not None:
+        doc["map_cost_scaled"] = cost.scaled(scale).to_json()
+    return doc
+
+
+def _distributed_lines(
+    execution: Execution, memory: int, scale: int | None
+) -> list[str]:
+    from devkit.sfn.simulate.cost import run_cost
+
+    lines = []
+    for run in execution.map_runs:
+        n = run.item_counts()
+        lines.append(
+            f"map run      {run.state}: {n['total']:,} items in "
+            f"{len(run.children):,} {run.execution_type} children: "
+            f"{n['succeeded']:,} succeeded, {n['failed']:,} failed, "
+            f"{n['aborted']:,} aborted, {n['pending']:,} not started "
+            "(items, counted by child as the threshold counts them)"
+        )
+        if run.result_key:
+            lines.append(f"results      {run.result_key}")
+    cost = run_cost(execution, memory)
+    if cost is None:
+        return lines
+    costs = [("as run", cost)]
+    if scale is not None:
+        costs.append((f"at {scale:,} items", cost.scaled(scale)))
+    for label, c in costs:
+        lines.append(f"cost {label} ({c.items:,} items, {c.children:,} children):")
+        lines.append(
+            f"  Standard children  {c.parent_transitions + c.child_transitions:,} "
+            f"transitions ({c.parent_transitions:,} in the parent)  "
+            f"${c.standard_usd:,.4f}"
+        )
+        lines.append(
+            f"  Express children   {c.children:,} requests, "
+            f"{c.express_gb_seconds:,.2f} GB-s  ${c.express_usd:,.4f}"
+        )
+        lines.append(
+            f"  Lambda             {c.lambda_calls:,} calls, "
+            f"{c.lambda_gb_seconds:,.2f} GB-s at {c.lambda_memory_mb} MB  "
+            f"${c.lambda_usd:,.4f} (durations measured here: a floor)"
+        )
+    return lines
 
 
 def _event_line(event: dict[str, object], seconds: float) -> str:
@@ -452,3 +572,65 @@ def wait_cmd(
     else:
         out.result(str(desc.get("output", "")))
     return ExitCode.OK
+
+
+# --- sfn results ----------------------------------------------------------------------
+
+
+@sfn_group.command("results")
+@click.argument("uri", metavar="S3_PREFIX_OR_MANIFEST")
+@click.option(
+    "--retry-manifest",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Write the items that did not succeed as a JSONL manifest.",
+)
+@aws_options
+@output_options
+def results_cmd(
+    uri: str, retry_manifest: Path | None, aws: AwsOptions, out: Output
+) -> int:
+    """Summarize a Distributed Map's ResultWriter export in S3.
+
+    S3_PREFIX_OR_MANIFEST is the ResultWriter prefix (the newest Map Run
+    under it is read) or the s3://.../manifest.json of one Map Run.
+
+    Exit 0 when every item succeeded, 1 when any failed or never ran, 5 when
+    there is no export there.
+    """
+    from devkit.errors import WriteError
+    from devkit.fileio import atomic_write
+    from devkit.sfn.results import find_manifest, retry_lines, summarize
+
+    s3 = aws.s3()
+    bucket, key, chosen = find_manifest(s3, uri)
+    if chosen:
+        out.info(
+            f"several Map Runs under {uri}: reading the newest, s3://{bucket}/{key}"
+        )
+    summary = summarize(s3, bucket, key)
+    if retry_manifest is not None:
+        try:
+            atomic_write(retry_manifest, retry_lines(summary).encode())
+        except OSError as exc:
+            raise WriteError(
+                f"cannot write {retry_manifest}: {exc.strerror or exc}"
+            ) from None
+    if out.json:
+        out.result_json(summary.to_json())
+    else:
+        out.result(f"map run    {summary.map_run_arn}")
+        out.result(f"items      {summary.items:,}")
+        out.result(f"succeeded  {summary.succeeded:,}")
+        out.result(f"failed     {len(summary.failed):,}")
+        out.result(f"bytes      {summary.bytes:,} (stored by the items with a record)")
+        children = ", ".join(f"{n:,} {s}" for s, n in sorted(summary.children.items()))
+        out.result(f"children   {children}")
+        for cause, n in summary.by_cause().most_common():
+            out.result(f"  {n:>8,}  {cause}")
+    if retry_manifest is not None:
+        out.info(
+            f"{len(summary.failed):,} item(s) to retry in {retry_manifest}: "
+            f"devkit s3-stream --manifest {retry_manifest} s3://BUCKET/PREFIX/"
+        )
+    return ExitCode.OK if summary.ok else ExitCode.FAILURE

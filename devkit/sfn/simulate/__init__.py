@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from devkit.sfn.asl import all_states, shape_errors
+from devkit.sfn.simulate.distributed import World
 from devkit.sfn.simulate.history import HISTORY_CAP
 from devkit.sfn.simulate.interpreter import Execution, Interpreter, SimulationError
 from devkit.sfn.simulate.outcomes import TaskFunc
 
-__all__ = ["Execution", "SimulationError", "simulate", "task_states"]
+__all__ = ["Execution", "SimulationError", "World", "simulate", "task_states"]
 
 
 def task_states(doc: dict[str, Any]) -> list[str]:
@@ -31,8 +32,12 @@ def simulate(
     *,
     seed: int = 0,
     cap: int = HISTORY_CAP,
+    world: World | None = None,
 ) -> Execution:
-    """Run one execution; every Task state needs an entry in `tasks`."""
+    """Run one execution; every Task state needs an entry in `tasks`.
+
+    `world` gives a Distributed Map its S3 (ItemReader, ResultWriter).
+    """
     shape = shape_errors(doc)
     if shape:
         location, message = shape[0]
@@ -48,6 +53,6 @@ def simulate(
         raise SimulationError(
             f"--task {unknown[0]!r}: the machine has no Task state of that name"
         )
-    return Interpreter(doc, tasks, seed=seed, cap=cap).run(
+    return Interpreter(doc, tasks, seed=seed, cap=cap, world=world).run(
         {} if execution_input is None else execution_input
     )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import random
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from devkit.errors import ConfigError
 from devkit.sfn.asl import UNCATCHABLE, Machine, Retrier, error_matches, is_lambda
@@ -37,7 +38,10 @@ from devkit.sfn.simulate.jsonpath import (
     clone,
     set_result,
 )
-from devkit.sfn.simulate.outcomes import TaskFailed, TaskFunc
+from devkit.sfn.simulate.outcomes import LambdaContext, TaskFailed, TaskFunc
+
+if TYPE_CHECKING:
+    from devkit.sfn.simulate.distributed import MapRun, World
 
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:simulated:run"
 MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:simulated"
@@ -71,6 +75,9 @@ class Execution:
     history: list[Event]
     elapsed_seconds: float
     transitions: int
+    # Wall seconds of each Lambda call (the only real time a simulation measures)
+    lambda_seconds: list[float] = field(default_factory=list)
+    map_runs: list[MapRun] = field(default_factory=list)  # Distributed Maps run
 
     @property
     def cost_usd(self) -> float:
@@ -88,6 +95,11 @@ class Execution:
             "elapsed_seconds": self.elapsed_seconds,
             "transitions": self.transitions,
             "cost_usd": self.cost_usd,
+            **(
+                {"map_runs": [m.to_json() for m in self.map_runs]}
+                if self.map_runs
+                else {}
+            ),
         }
 
 
@@ -109,9 +121,16 @@ class Interpreter:
         *,
         seed: int = 0,
         cap: int = HISTORY_CAP,
+        world: World | None = None,
+        execution_arn: str = EXECUTION_ARN,
     ) -> None:
         self.doc = doc
         self.tasks = tasks
+        self.seed = seed
+        self.world = world  # what a Distributed Map reads and writes (S3)
+        self.execution_arn = execution_arn
+        self.lambda_seconds: list[float] = []
+        self.map_runs: list[MapRun] = []
         self.rng = random.Random(seed)
         self.history = History(cap)
         self.clock = 0.0
@@ -149,6 +168,8 @@ class Interpreter:
             self.history.events,
             self.clock,
             self.transitions,
+            self.lambda_seconds,
+            self.map_runs,
         )
 
     def _event(self, kind: str, **details: Any) -> None:
@@ -165,9 +186,9 @@ class Interpreter:
         # (tasks get the context to read, as AWS's Lambda gets a copy).
         if self._execution_context is None:
             self._execution_context = {
-                "Id": EXECUTION_ARN,
+                "Id": self.execution_arn,
                 "Input": clone(self.execution_input),
-                "Name": "run",
+                "Name": self.execution_arn.rsplit(":", 1)[-1],
                 "StartTime": _iso(0.0),
                 "RoleArn": "arn:aws:iam::123456789012:role/simulated",
                 "RedriveCount": 0,
@@ -409,8 +430,12 @@ def _task(st: _State, data: Any) -> _Step:
     st.entered(data)
     resource = str(st.body.get("Resource", ""))
     invoke = resource.startswith("arn:aws:states:::lambda:invoke")
-    kind = "LambdaFunction" if is_lambda(resource) and not invoke else "Task"
+    lambda_task = is_lambda(resource)
+    kind = "LambdaFunction" if lambda_task and not invoke else "Task"
     func = st.interp.tasks[st.name]
+    seconds = st.body.get("TimeoutSeconds")
+    # What a Lambda function is given to run in: the Task's timeout, else Lambda's most
+    timeout = float(seconds) if isinstance(seconds, int | float) else 900.0
 
     def attempt() -> Any:
         effective = st.effective_input(data)
@@ -421,13 +446,17 @@ def _task(st: _State, data: Any) -> _Step:
         )
         st.event(f"{kind}Scheduled", resource=resource, input=effective)
         st.event(f"{kind}Started")
+        started = time.perf_counter()
         try:
-            value = func(clone(payload), st.task_context())
+            value = func(clone(payload), LambdaContext(st.task_context(), timeout))
         except TaskFailed as exc:
             timed_out = exc.error == "States.Timeout"
             what = "TimedOut" if timed_out else "Failed"
             st.event(f"{kind}{what}", error=exc.error, cause=exc.cause)
             raise Failure(exc.error, exc.cause) from None
+        finally:
+            if lambda_task:
+                st.interp.lambda_seconds.append(time.perf_counter() - started)
         if invoke:
             value = {"ExecutedVersion": "$LATEST", "Payload": value, "StatusCode": 200}
         st.event(f"{kind}Succeeded", output=value)
@@ -585,44 +614,21 @@ def _map(st: _State, data: Any) -> _Step:
     inner = body.get("ItemProcessor") or body.get("Iterator")
     config = inner.get("ProcessorConfig") if isinstance(inner, dict) else None
     mode = config.get("Mode") if isinstance(config, dict) else None
-    if mode == "DISTRIBUTED" or "ItemReader" in body:
-        raise SimulationError(
-            f"state {st.name!r}: a Distributed Map runs its items as child "
-            "executions, which the simulator does not support; simulate the "
-            "ItemProcessor as its own machine"
-        )
     if not isinstance(inner, dict):
         raise SimulationError(f"state {st.name!r}: Map without an ItemProcessor")
+    if mode == "DISTRIBUTED" or "ItemReader" in body:
+        from devkit.sfn.simulate.distributed import run_distributed
+
+        return st.with_error_handling(data, lambda: run_distributed(st, data, inner))
 
     def attempt() -> Any:
         effective = st.effective_input(data)
-        if st.jsonata:
-            items = st.jsonata_eval(
-                body.get("Items", "{% $states.input %}"), st.states_binding(effective)
-            )
-        else:
-            items = st.guard(
-                lambda: st.scope(effective).get(body.get("ItemsPath", "$"))
-            )
-        if not isinstance(items, list):
-            raise Failure(
-                "States.Runtime", f"Map {st.name!r}: the items are not an array"
-            )
+        items = map_items(st, effective)
         st.event("MapStateStarted", length=len(items))
         runs: list[tuple[Machine, Any, dict[str, Any] | None]] = []
         for index, item in enumerate(items):
             extra = {"Map": {"Item": {"Index": index, "Value": item}}}
-            item_ctx = {**st.context, **clone(extra)}
-            selector = body.get("ItemSelector", body.get("Parameters"))
-            if selector is None:
-                value = item
-            elif st.jsonata:
-                value = st.jsonata_eval(
-                    selector, {**st.states_binding(effective), "context": item_ctx}
-                )
-            else:
-                item_scope = Scope(effective, item_ctx, st.variables, st.interp.rng)
-                value = st.guard(functools.partial(item_scope.resolve, selector))
+            value = select_item(st, effective, index, item)
             machine = Machine(
                 inner, f"{st.machine.state_location(st.name)}/ItemProcessor", st.lang
             )
@@ -632,6 +638,33 @@ def _map(st: _State, data: Any) -> _Step:
         return outputs
 
     return st.with_error_handling(data, attempt)
+
+
+def map_items(st: _State, effective: Any) -> list[Any]:
+    """The items of a Map from its input: ItemsPath (JSONPath) or Items (JSONata)."""
+    if st.jsonata:
+        items = st.jsonata_eval(
+            st.body.get("Items", "{% $states.input %}"), st.states_binding(effective)
+        )
+    else:
+        items = st.guard(lambda: st.scope(effective).get(st.body.get("ItemsPath", "$")))
+    if not isinstance(items, list):
+        raise Failure("States.Runtime", f"Map {st.name!r}: the items are not an array")
+    return items
+
+
+def select_item(st: _State, effective: Any, index: int, item: Any) -> Any:
+    """ItemSelector (or the older Parameters) applied to one item, as AWS does."""
+    selector = st.body.get("ItemSelector", st.body.get("Parameters"))
+    if selector is None:
+        return item
+    item_ctx = {**st.context, "Map": {"Item": {"Index": index, "Value": clone(item)}}}
+    if st.jsonata:
+        return st.jsonata_eval(
+            selector, {**st.states_binding(effective), "context": item_ctx}
+        )
+    item_scope = Scope(effective, item_ctx, st.variables, st.interp.rng)
+    return st.guard(functools.partial(item_scope.resolve, selector))
 
 
 def _concurrently(

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,32 @@ class TaskFailed(Exception):
 
 # A task: (effective input, context object) -> result, or raises TaskFailed.
 TaskFunc = Callable[[Any, Mapping[str, Any]], Any]
+
+
+class LambdaContext(dict[str, Any]):
+    """The context object a task reads, which is also Lambda's context.
+
+    A real Lambda handler is called with Lambda's context object (it asks it
+    for the time left); a `--tasks` function written for the simulator reads
+    the Step Functions context object as a dict. This is both: the dict, plus
+    Lambda's methods, with the Task's TimeoutSeconds as the function's timeout
+    counted in real time from the call.
+    """
+
+    function_name = "simulated"
+    function_version = "$LATEST"
+    memory_limit_in_mb = "1024"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+
+    def __init__(self, context: Mapping[str, Any], timeout: float) -> None:
+        super().__init__(context)
+        self._deadline = time.monotonic() + timeout
+        self.invoked_function_arn = (
+            "arn:aws:lambda:us-east-1:123456789012:function:simulated"
+        )
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -131,6 +158,11 @@ def load_tasks_module(path: Path, state_names: list[str]) -> dict[str, TaskFunc]
     finally:
         sys.dont_write_bytecode = saved
     found = {name: func for name in state_names if (func := _function(module, name))}
+    handler = _function(module, "handler") or _function(module, "lambda_handler")
+    if not found and handler is not None and len(state_names) == 1:
+        # A Lambda function's own handler module (the scaffold's stream/handler.py)
+        # serves the machine's one Task state.
+        found = {state_names[0]: handler}
     if not found:
         wanted = ", ".join(_identifier(n) for n in state_names) or "(no Task states)"
         raise ConfigError(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
 
@@ -21,10 +22,20 @@ class Output:
     quiet: bool = False
     json: bool = False
     verbose: int = 0
-    out: Console = field(default_factory=lambda: Console(soft_wrap=True))
-    err: Console = field(
-        default_factory=lambda: Console(stderr=True, soft_wrap=True, highlight=False)
-    )
+
+    # rich loads on first use: a quiet or --json run may never print through
+    # it, and its 2 MiB would count against s3-stream's --max-memory.
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(soft_wrap=True)
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, soft_wrap=True, highlight=False)
 
     def result(self, text: str) -> None:
         """Print a result line on stdout, without rich markup."""
@@ -32,13 +43,13 @@ class Output:
 
     def result_json(self, document: Any) -> None:
         """Print exactly one JSON document on stdout."""
-        self.out.file.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
-        self.out.file.flush()
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        sys.stdout.flush()
 
     def result_json_line(self, document: Any) -> None:
         """Print one compact JSON object as a line of JSONL on stdout."""
-        self.out.file.write(json.dumps(document, separators=(",", ":")) + "\n")
-        self.out.file.flush()
+        sys.stdout.write(json.dumps(document, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
 
     def info(self, text: str) -> None:
         """Print a progress or status line on stderr unless --quiet."""

@@ -30,6 +30,7 @@ from devkit.s3stream.upload import (
     fill,
     put_single,
     single_expected,
+    trim,
 )
 
 if TYPE_CHECKING:
@@ -62,12 +63,14 @@ def make_s3_client(
     With a deadline, no single request may outlast the time left (botocore's
     default would wait 60 s for an answer).
     """
-    require_credentials(aws.session())
+    session = aws.session("s3")
+    require_credentials(session)
     timeouts: dict[str, float] = {}
     if deadline is not None:
         left = min(60.0, max(1.0, deadline - time.monotonic()))
         timeouts = {"connect_timeout": left, "read_timeout": left}
     return aws.s3(
+        session,
         **timeouts,
         # Standard retries resend a failed part from the buffer still held.
         retries={"mode": "standard", "max_attempts": 8},
@@ -265,7 +268,8 @@ def _upload(
     upload: MultipartUpload | None = None
     if length < len(first):
         _check_length(src, length, announced)
-        body = bytes(memoryview(first)[:length])
+        trim(first, length)
+        body = first
         expected = single_expected(body)
         parts, total = 1, length
 

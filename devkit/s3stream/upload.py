@@ -165,6 +165,14 @@ class _BufferPool:
             buf = self._free.get(timeout=timeout)
         except queue.Empty:
             raise FutureTimeout from None
+        if buf is not None and len(buf) > size:
+            # The short last part: cut a free buffer down in place. A new one
+            # would add to it, since botocore may still hold the old buffer
+            # (its last request's body) until its connection's next request.
+            with contextlib.suppress(BufferError):  # still viewed: allocate
+                shrunk = len(buf) - size
+                del buf[size:]
+                self.allocated -= shrunk
         if buf is None or len(buf) != size:
             self.allocated -= len(buf) if buf is not None else 0
             buf = bytearray(size)  # part sizes only grow: the old one is dropped
@@ -181,6 +189,12 @@ def buffer_size(part: int, remaining: int | None) -> int:
     12 MiB file allocates 12 MiB (+1 byte, so a longer body overflows and is caught).
     """
     return part if remaining is None else max(1, min(part, remaining + 1))
+
+
+def trim(buf: bytearray, length: int) -> None:
+    """Shorten `buf` to `length` bytes in place (no copy; nothing may view it)."""
+    if length < len(buf):
+        del buf[length:]
 
 
 def fill(source: Source, buf: bytearray, on_bytes: Callable[[int], None]) -> int:
@@ -333,12 +347,14 @@ class MultipartUpload:
         self, number: int, buf: bytearray, length: int, pool: _BufferPool
     ) -> _Part:
         try:
-            view = memoryview(buf)[:length]
-            crc = zlib.crc32(view)
-            md5 = None if self.full_object else hashlib.md5(view).digest()
-            # botocore takes bytes/bytearray bodies without copying; only a
-            # short last part needs its own bytes.
-            body = buf if length == len(buf) else bytes(view)
+            with memoryview(buf) as whole, whole[:length] as view:
+                crc = zlib.crc32(view)
+                md5 = None if self.full_object else hashlib.md5(view).digest()
+            # botocore takes bytes/bytearray bodies without copying. A short
+            # last part is cut to its length in place: a copy would hold one
+            # more part's memory, past the budget, while the parts finish.
+            trim(buf, length)
+            body = buf
             # Where the server cannot check a full-object CRC, Content-MD5 lets
             # it refuse a part changed on the way (rclone does; S3 does too).
             extra = {"ContentMD5": base64.b64encode(md5).decode()} if md5 else {}
@@ -511,13 +527,13 @@ def _combined_crc(parts: list[_Part]) -> int:
     return crc
 
 
-def single_expected(body: bytes) -> Expected:
+def single_expected(body: bytes | bytearray) -> Expected:
     """What an object stored with one PutObject of `body` must show."""
     return Expected(len(body), zlib.crc32(body), md5=hashlib.md5(body).hexdigest())
 
 
 def put_single(
-    client: S3Client, dest: Destination, body: bytes, expected: Expected
+    client: S3Client, dest: Destination, body: bytes | bytearray, expected: Expected
 ) -> dict[str, Any]:
     """Upload a body smaller than one part with one PutObject."""
     # CRC32 for S3, Content-MD5 for servers that check only that (rclone):

@@ -219,16 +219,8 @@ def test_peak_rss_of_the_cli_stays_under_the_budget(budget):
     ):
         web.add("/far", 64 * MiB, rate=20e6, first_byte_delay=0.03)
         proc, peak = _cli_peak(web.url("/far"), sink.endpoint_url, f"{budget}MiB")
+    # 64 MiB too: what Python, botocore's S3 client and requests hold before
+    # the first byte (~43 MiB) leaves room for parts.
     assert peak < budget * MiB, (peak / MiB, proc.stderr)
-    if budget == 64:
-        # Python, boto3's S3 client and requests take ~57 MiB before the
-        # first byte: two 5 MiB parts do not fit, and devkit says so.
-        assert proc.returncode == 2
-        assert re.fullmatch(
-            r"error: --max-memory 64MiB leaves no room for two 5MiB parts beside "
-            r"the \d+MiB this process already uses: give at least \d+MiB\n",
-            proc.stderr,
-        ), proc.stderr
-    else:
-        assert proc.returncode == 0, proc.stderr
-        assert '"source_connections"' in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert '"source_connections"' in proc.stdout

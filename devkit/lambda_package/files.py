@@ -118,6 +118,25 @@ def collect_lib(lib: Path, excludes: Sequence[str]) -> list[SourceFile]:
     return sorted(found, key=lambda f: f.arcname.encode())
 
 
+def lib_file_bytes(f: SourceFile) -> bytes:
+    """A lib/ file's content; a RECORD without the lines of files left out.
+
+    uv's uv_cache.json (left out) holds the ctime of a local wheel, and the
+    RECORD lists its hash: kept, that line would make every install of a
+    local wheel a different zip. The RECORD then lists what the zip holds.
+    """
+    data = f.path.read_bytes()
+    if not f.arcname.endswith(".dist-info/RECORD"):
+        return data
+    lines = data.decode("utf-8", errors="surrogateescape").splitlines(keepends=True)
+    kept = [
+        line
+        for line in lines
+        if not excluded(line.rsplit(",", 2)[0].strip('"'), LIB_EXCLUDES)
+    ]
+    return "".join(kept).encode("utf-8", errors="surrogateescape")
+
+
 def top_level_names(files: Iterable[SourceFile], prefix: str = "") -> set[str]:
     """Importable top-level names (packages and modules) among the files."""
     names = set()

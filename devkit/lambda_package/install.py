@@ -28,7 +28,7 @@ from devkit.lambda_package.cachekey import (
     scan_requirements,
 )
 from devkit.lambda_package.check import check_installed
-from devkit.lambda_package.files import collect_lib
+from devkit.lambda_package.files import collect_lib, lib_file_bytes
 from devkit.lambda_package.installers import installer_version, run_installer
 from devkit.lambda_package.pyc import compile_files
 from devkit.lambda_package.target import Target
@@ -85,7 +85,7 @@ def cache_key(scan: RequirementsScan, target: Target, opts: InstallOptions) -> s
         "no_index": opts.no_index,
         "index_url": opts.index_url,
         "compile": opts.compile,
-        "layout": 2,  # bump when the entry format changes
+        "layout": 3,  # bump when the entry format changes (3: RECORDs trimmed)
     }
     blob = json.dumps(parts, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
@@ -200,7 +200,7 @@ def _build_entry(
         # zlib releases the GIL, so members compress in parallel.
         entries = list(
             pool.map(
-                lambda f: compress(f.arcname, f.path.read_bytes(), f.executable), files
+                lambda f: compress(f.arcname, lib_file_bytes(f), f.executable), files
             )
         )
     with (work / "lib.zip").open("wb") as fh:

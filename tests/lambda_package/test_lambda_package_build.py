@@ -67,6 +67,27 @@ def test_identical_bytes_across_umasks_and_build_folders(build, function_dir, tm
     assert first.output.read_bytes() == second.output.read_bytes()
 
 
+def test_a_local_wheel_installs_to_the_same_bytes_every_time(
+    build, function_dir, wheelhouse, tmp_path
+):
+    # uv notes a local wheel's ctime in uv_cache.json (left out of the zip);
+    # its line in RECORD must go too, or each install is a different zip.
+    wheel = tmp_path / "w" / "purepkg-1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    shutil.copy(wheelhouse / wheel.name, wheel)
+    (function_dir / "requirements.txt").write_text(f"purepkg @ {wheel.as_uri()}\n")
+    first = build(function_dir, output=tmp_path / "a.zip")
+    os.chmod(wheel, 0o600)  # a new ctime, same bytes
+    second = build(function_dir, output=tmp_path / "b.zip", cache_dir=tmp_path / "c2")
+    assert second.cache_hit is False
+    assert first.output.read_bytes() == second.output.read_bytes()
+    with zipfile.ZipFile(first.output) as zf:
+        record = zf.read("lib/purepkg-1.0.dist-info/RECORD").decode()
+        listed = set(zf.namelist())
+    assert "uv_cache.json" not in record
+    assert {f"lib/{line.split(',')[0]}" for line in record.splitlines()} <= listed
+
+
 def test_target_wheels_for_each_python_and_arch(build, function_dir, tmp_path):
     (function_dir / "requirements.txt").write_text("extpkg\n")
     for runtime, arch, so in [

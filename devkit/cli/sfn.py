@@ -505,7 +505,11 @@ def deploy_cmd(
     aws: AwsOptions,
     out: Output,
 ) -> int:
-    """Build the gatekeeper's zip and create or update the function and machine."""
+    """Build each function's zip and create or update the functions and machine.
+
+    gatekeeper/ (sfn new gatekeeper) and stream/ (sfn new fanout, with devkit
+    itself in its lib/) are each a function NAME-FOLDER.
+    """
     from devkit.lambda_package import InstallOptions
     from devkit.sfn.deploy import SfnDeployOptions, deploy_project
 
@@ -519,19 +523,20 @@ def deploy_cmd(
     )
     result = deploy_project(opts, aws, on_status=out.info)
     if out.json:
-        out.result_json({**result.__dict__, "changed": result.changed})
+        out.result_json(result.to_json())
         return ExitCode.OK
-    fn = (
-        "created"
-        if result.function_created
-        else ("code updated" if result.code_updated else "unchanged")
-    )
+    for f in result.functions:
+        fn = (
+            "created"
+            if f.created
+            else ("code updated" if f.code_updated else "unchanged")
+        )
+        out.result(f"function       {f.arn} ({fn})")
     sm = (
         "created"
         if result.state_machine_created
         else ("updated" if result.state_machine_updated else "unchanged")
     )
-    out.result(f"function       {result.function_arn} ({fn})")
     out.result(f"state machine  {result.state_machine_arn} ({sm})")
     return ExitCode.OK
 

@@ -48,3 +48,15 @@ def sfn_server(aws_endpoint, monkeypatch):
         },
         timeout=10,
     )
+
+
+@pytest.fixture
+def sfn_recorder(aws_endpoint):
+    """The moto server as it is by default: it records executions, runs none.
+
+    Its interpreter (when running executions) rejects a Distributed Map's
+    ItemBatcher and friends; recording, it keeps the definition as given.
+    """
+    import boto3
+
+    return create_role(boto3.client("iam"), "fanout")["Role"]["Arn"]

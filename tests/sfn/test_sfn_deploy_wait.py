@@ -28,7 +28,9 @@ def project(tmp_path):
 
 def test_deploy_creates_then_changes_nothing(project, sfn_server, capsys):
     rc, first, _ = deploy(capsys, project, "--role-arn", sfn_server)
-    assert rc == 0 and first["function_created"] and first["state_machine_created"]
+    [fn] = first["functions"]
+    assert rc == 0 and fn["created"] and first["state_machine_created"]
+    assert fn["name"] == "pipeline-gatekeeper"
     lam, sfn = boto3.client("lambda"), boto3.client("stepfunctions")
     conf = lam.get_function_configuration(FunctionName="pipeline-gatekeeper")
     zip_bytes = (project / "build" / "gatekeeper.zip").read_bytes()
@@ -59,8 +61,9 @@ def test_deploy_creates_then_changes_nothing(project, sfn_server, capsys):
     doc["TimeoutSeconds"] += 60
     (project / "statemachine.asl.json").write_text(json.dumps(doc))
     rc, third, _ = deploy(capsys, project)
-    assert rc == 0 and third["code_updated"] and third["state_machine_updated"]
-    assert not third["function_created"] and not third["state_machine_created"]
+    [fn] = third["functions"]
+    assert rc == 0 and fn["code_updated"] and third["state_machine_updated"]
+    assert not fn["created"] and not third["state_machine_created"]
 
 
 def test_first_deploy_without_role_says_what_to_pass(project, sfn_server, capsys):

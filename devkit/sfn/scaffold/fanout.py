@@ -54,7 +54,7 @@ def new_fanout(directory: Path, opts: FanoutOptions, overwrite: bool) -> Scaffol
     files = {
         "statemachine.asl.json": dumps(definition),
         "stream/handler.py": HANDLER,
-        "stream/requirements.txt": "devkit\n",
+        "stream/requirements.txt": STREAM_REQUIREMENTS,
         "input.example.json": dumps(EXAMPLE_INPUT),
     }
     written = write_files(directory, files)
@@ -117,6 +117,12 @@ item fails so the Map counts it against ToleratedFailurePercentage.
 
 from devkit.s3stream import lambda_handler as handler  # noqa: F401
 '''
+
+STREAM_REQUIREMENTS = """\
+# What stream/handler.py needs beyond devkit. Do not list devkit here: the
+# `devkit` on PyPI is another project. `devkit sfn deploy` puts the devkit
+# that runs it (and its dependencies) into the function's lib/.
+"""
 
 EXAMPLE_INPUT = {
     "manifest": {"bucket": "my-bucket", "key": "manifests/items.jsonl"},

@@ -65,9 +65,10 @@ def test_fanout_deploy_packs_the_running_devkit(
     assert fn["name"] == "fanout-stream" and fn["created"]
     conf = boto3.client("lambda").get_function_configuration(FunctionName=fn["name"])
     zip_bytes = Path(fn["zip_path"]).read_bytes()
-    assert conf["CodeSha256"] == base64.b64encode(
-        hashlib.sha256(zip_bytes).digest()
-    ).decode()
+    assert (
+        conf["CodeSha256"]
+        == base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+    )
     assert (conf["Handler"], conf["Timeout"], conf["MemorySize"]) == (
         "handler.handler",
         900,
@@ -126,7 +127,9 @@ def test_the_deployed_stream_zip_streams_under_lambda_run(
             )
         )
         creds = tmp_path / "credentials"
-        creds.write_text("[default]\naws_access_key_id = t\naws_secret_access_key = t\n")
+        creds.write_text(  # lambda-run gives the function no role
+            "[default]\naws_access_key_id = t\naws_secret_access_key = t\n"
+        )
         run = [sys.executable, "-m", "devkit", "lambda-run",
                made["functions"][0]["zip_path"], "handler.handler",
                "--event", str(event), "--timeout", "120", "--memory", "256",
@@ -134,9 +137,7 @@ def test_the_deployed_stream_zip_streams_under_lambda_run(
                "--env", f"AWS_ENDPOINT_URL={endpoint}",
                "--env", f"AWS_SHARED_CREDENTIALS_FILE={creds}"]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        done = subprocess.run(
-            run, capture_output=True, text=True, timeout=300, env=env
-        )
+        done = subprocess.run(run, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     [record] = json.loads(done.stdout)["Items"]
     assert (record["status"], record["key"]) == ("done", "m/big")

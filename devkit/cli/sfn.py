@@ -1,4 +1,4 @@
-"""`devkit sfn new|check|simulate|deploy|wait`: the click layer over devkit.sfn."""
+"""`devkit sfn new|check|simulate|deploy|wait|run`: the click layer over devkit.sfn."""
 
 from __future__ import annotations
 
@@ -557,6 +557,13 @@ def wait_cmd(
 
     Exit 0 SUCCEEDED, 20 FAILED, 21 TIMED_OUT, 22 ABORTED, 23 --timeout reached.
     """
+    return wait_and_show(aws, out, execution_arn, timeout)
+
+
+def wait_and_show(
+    aws: AwsOptions, out: Output, execution_arn: str, timeout: float | None
+) -> int:
+    """`sfn wait`'s code path: poll, show the status, print the output or raise."""
     import json
 
     from devkit.sfn.wait import wait_for_execution
@@ -639,3 +646,92 @@ def results_cmd(
             f"devkit s3-stream --manifest {retry_manifest} s3://BUCKET/PREFIX/"
         )
     return ExitCode.OK if summary.ok else ExitCode.FAILURE
+
+
+@sfn_group.command("run")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("dest", metavar="[s3://BUCKET/PREFIX/]", required=False)
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="JSONL (or CSV url,dest) of the items, as s3-stream --manifest takes.",
+)
+@click.option("--name", help="State machine name [default: DIRECTORY's name].")
+@click.option(
+    "--manifest-uri",
+    metavar="s3://BUCKET/KEY",
+    help="Where the manifest goes [default: s3://BUCKET/devkit-sfn/NAME/"
+    "EXECUTION/manifest.jsonl, BUCKET the destination's].",
+)
+@click.option(
+    "--results-uri",
+    metavar="s3://BUCKET/PREFIX",
+    help="ResultWriter's prefix [default: beside the manifest, .../results].",
+)
+@click.option("--execution-name", help="[default: run-UTCSTAMP-MANIFESTHASH].")
+@click.option(
+    "--input",
+    "input_json",
+    default="{}",
+    help="More execution input (a JSON object), e.g. --wait-for's "
+    '{"wait_for": {...}}.',
+)
+@click.option("--no-wait", is_flag=True, help="Print the execution ARN and return.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    help="Give up waiting after this many seconds (exit 23).",
+)
+@aws_options
+@output_options
+def run_cmd(
+    directory: Path,
+    dest: str | None,
+    manifest: Path,
+    name: str | None,
+    manifest_uri: str | None,
+    results_uri: str | None,
+    execution_name: str | None,
+    input_json: str,
+    no_wait: bool,
+    timeout: float | None,
+    aws: AwsOptions,
+    out: Output,
+) -> int:
+    """Upload a manifest and run a deployed fanout machine over it, then wait.
+
+    DEST is the s3://BUCKET/PREFIX/ of items that give a `key`. Exit codes as
+    `sfn wait`: 0 SUCCEEDED, 20 FAILED, 21 TIMED_OUT, 22 ABORTED, 23 --timeout.
+    """
+    import json
+
+    from devkit.errors import ConfigError
+    from devkit.sfn.run import RunOptions, start_run
+
+    try:
+        extra = json.loads(input_json)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--input is not JSON: {exc}") from None
+    if not isinstance(extra, dict):
+        raise ConfigError("--input must be a JSON object")
+    opts = RunOptions(
+        directory=directory,
+        name=name or directory.resolve().name,
+        manifest=manifest,
+        dest=dest,
+        manifest_uri=manifest_uri,
+        results_uri=results_uri,
+        execution_name=execution_name,
+        extra_input=extra,
+    )
+    started = start_run(opts, aws, on_status=out.info)
+    if no_wait:
+        if out.json:
+            out.result_json(started.to_json())
+        else:
+            out.result(started.execution_arn)
+        return ExitCode.OK
+    out.info(f"execution    {started.execution_arn}")
+    out.info(f"results      {started.results_uri}")
+    return wait_and_show(aws, out, started.execution_arn, timeout)

@@ -258,7 +258,8 @@ def _ensure_function(
     return str(made["FunctionArn"]), True
 
 
-def _find_machine(sfn: Any, name: str) -> str | None:
+def find_machine(sfn: Any, name: str) -> str | None:
+    """The ARN of the state machine called name, or None."""
     for page in sfn.get_paginator("list_state_machines").paginate():
         for machine in page["stateMachines"]:
             if machine["name"] == name:
@@ -269,7 +270,7 @@ def _find_machine(sfn: Any, name: str) -> str | None:
 def _ensure_machine(
     sfn: Any, opts: SfnDeployOptions, text: str, on_status: Callable[[str], None]
 ) -> tuple[str, bool, bool]:
-    arn = _find_machine(sfn, opts.name)
+    arn = find_machine(sfn, opts.name)
     if arn is None:
         if not opts.role_arn:
             raise ConfigError(

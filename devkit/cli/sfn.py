@@ -442,6 +442,12 @@ def new_gatekeeper_cmd(
     help="ItemBatcher MaxItemsPerBatch: manifest items per child.",
 )
 @click.option(
+    "--wait-for",
+    type=click.Choice(["s3-prefix", "sqs-empty", "marker", "custom"]),
+    help="Put the gatekeeper loop in front: the Map starts once this check "
+    "(as in `sfn new gatekeeper --check`) says the upstream export is ready.",
+)
+@click.option(
     "--force", "overwrite", is_flag=True, help="Write into a non-empty DIRECTORY."
 )
 @output_options
@@ -450,6 +456,7 @@ def new_fanout_cmd(
     max_concurrency: int,
     tolerated_failure_percentage: float,
     batch_items: int,
+    wait_for: str | None,
     overwrite: bool,
     out: Output,
 ) -> int:
@@ -460,6 +467,7 @@ def new_fanout_cmd(
         max_concurrency=max_concurrency,
         tolerated_failure_percentage=tolerated_failure_percentage,
         batch_items=batch_items,
+        wait_for=wait_for,
     )
     made = new_fanout(directory, opts, overwrite)
     if out.json:

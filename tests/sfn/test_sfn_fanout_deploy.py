@@ -180,3 +180,22 @@ def test_the_devkit_wheel_is_the_same_bytes_each_time(tmp_path):
         assert zf.testzip() is None
         assert "devkit/s3stream/handler.py" in zf.namelist()
         assert not [n for n in zf.namelist() if "__pycache__" in n]
+
+
+def test_wait_for_deploys_both_functions(tmp_path, sfn_recorder, shared_cache, capsys):
+    project = new_fanout(tmp_path, "--wait-for", "marker", name="gated")
+    rc, made, err = deploy(capsys, project, "--role-arn", sfn_recorder)
+    assert rc == 0, err
+    gate, stream = made["functions"]
+    assert (gate["name"], stream["name"]) == ("gated-gatekeeper", "gated-stream")
+    lam = boto3.client("lambda")
+    assert lam.get_function_configuration(FunctionName=gate["name"])["Timeout"] == 30
+    with zipfile.ZipFile(gate["zip_path"]) as zf:
+        assert not [n for n in zf.namelist() if n.startswith("lib/devkit")]
+    machine = boto3.client("stepfunctions").describe_state_machine(
+        stateMachineArn=made["state_machine_arn"]
+    )
+    states = json.loads(machine["definition"])["States"]
+    assert states["Gatekeeper"]["Resource"] == gate["arn"]
+    stream_task = states["Fanout"]["ItemProcessor"]["States"]["Stream"]
+    assert stream_task["Resource"] == stream["arn"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import pytest
+
 from devkit.cli import main
 from devkit.s3stream import lambda_handler
 from devkit.sfn.asl import LAMBDA_TRANSIENT, load_definition
@@ -62,3 +64,70 @@ def test_refuses_a_folder_that_is_not_empty(tmp_path, capsys):
     assert main(["sfn", "new", "fanout", str(target)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {target} is not empty")
     assert (target / "keep.txt").read_text() == "mine"
+
+
+CHECKS = ["s3-prefix", "sqs-empty", "marker", "custom"]
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_wait_for_puts_the_gatekeeper_in_front_and_checks_clean(
+    tmp_path, capsys, check
+):
+    target = new(tmp_path, "--wait-for", check)
+    machine = target / "statemachine.asl.json"
+    doc = load_definition(machine)
+    assert check_definition(doc, "f") == []
+    capsys.readouterr()
+    assert main(["sfn", "check", "--strict", str(machine)]) == 0
+    assert capsys.readouterr().err.startswith("0 error(s), 0 warning(s), 1 loop(s)")
+    assert doc["StartAt"] == "Gatekeeper"
+    gate = doc["States"]["Gatekeeper"]
+    assert gate["Resource"] == "${GatekeeperFunctionArn}"
+    assert (gate["InputPath"], gate["Next"]) == ("$.wait_for", "Fanout")
+    assert doc["States"]["Fanout"]["Type"] == "Map"
+    # The gatekeeper's own pieces, not a copy: the same files as sfn new gatekeeper.
+    alone = tmp_path / "alone"
+    assert main(["sfn", "new", "gatekeeper", str(alone), "--check", check, "-q"]) == 0
+    for rel in ("gatekeeper/handler.py", "gatekeeper/requirements.txt",
+                "tests/test_handler.py"):  # fmt: skip
+        assert (target / rel).read_bytes() == (alone / rel).read_bytes()
+    alone_doc = load_definition(alone / "statemachine.asl.json")
+    assert gate["Retry"] == alone_doc["States"]["Gatekeeper"]["Retry"]
+    assert doc["TimeoutSeconds"] == 24 * 3600 + alone_doc["TimeoutSeconds"]
+    example = json.loads((target / "input.example.json").read_text())
+    assert {"wait_for", "manifest", "prefix", "results"} <= example.keys()
+
+
+def test_the_gatekeeper_in_front_leaves_the_maps_input_whole(tmp_path):
+    """Simulated with the Map as a Pass: force reaches the gatekeeper, and the
+    manifest, prefix and results reach the Map as they were given."""
+    from devkit.sfn.simulate import simulate
+    from devkit.sfn.simulate.outcomes import TaskFailed
+
+    target = new(tmp_path, "--wait-for", "marker")
+    doc = load_definition(target / "statemachine.asl.json")
+    doc["States"]["Fanout"] = {"Type": "Pass", "End": True}
+    seen = []
+
+    def gatekeeper(event, context):
+        seen.append(event)
+        if not event.get("force"):
+            raise TaskFailed("NotReadyError", "not yet")
+        return {"forced": True}
+
+    example = json.loads((target / "input.example.json").read_text())
+    execution = simulate(doc, {"Gatekeeper": gatekeeper}, example, seed=1)
+    assert execution.status == "SUCCEEDED"
+    assert seen[0] == example["wait_for"]
+    assert seen[-1] == {**example["wait_for"], "force": True}
+    out = execution.output
+    assert {k: out[k] for k in ("manifest", "prefix", "results")} == {
+        k: example[k] for k in ("manifest", "prefix", "results")
+    }
+    assert out["gatekeeper"] == {"forced": True}
+
+
+def test_an_unknown_wait_for_is_a_usage_error(tmp_path, capsys):
+    target = str(tmp_path / "x")
+    assert main(["sfn", "new", "fanout", target, "--wait-for", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err

@@ -63,20 +63,27 @@ def new_gatekeeper(
     directory: Path, opts: GatekeeperOptions, overwrite: bool
 ) -> Scaffold:
     """Write the project; refuse a non-empty folder unless `overwrite`."""
-    if opts.check not in CHECKS:
-        raise ConfigError(
-            f"unknown --check {opts.check!r}: use one of {', '.join(CHECKS)}"
-        )
+    check_option(opts.check)
     check_folder(directory, overwrite)
     definition = gatekeeper_definition(opts)
-    files = {
-        "statemachine.asl.json": dumps(definition),
+    files = {"statemachine.asl.json": dumps(definition), **gatekeeper_files(opts)}
+    written = write_files(directory, files)
+    return Scaffold(directory, written, int(definition["TimeoutSeconds"]))
+
+
+def check_option(check: str) -> None:
+    """An unknown --check (or --wait-for) is a ConfigError naming the known ones."""
+    if check not in CHECKS:
+        raise ConfigError(f"unknown --check {check!r}: use one of {', '.join(CHECKS)}")
+
+
+def gatekeeper_files(opts: GatekeeperOptions) -> dict[str, str]:
+    """The gatekeeper's handler folder and its test, by relative path."""
+    return {
         "gatekeeper/handler.py": handler_source(opts),
         "gatekeeper/requirements.txt": "# boto3 comes with the Lambda runtime.\n",
         "tests/test_handler.py": test_source(opts),
     }
-    written = write_files(directory, files)
-    return Scaffold(directory, written, int(definition["TimeoutSeconds"]))
 
 
 def check_folder(directory: Path, overwrite: bool) -> None:

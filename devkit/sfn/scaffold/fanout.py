@@ -17,8 +17,13 @@ from typing import Any
 from devkit.sfn.asl import dumps
 from devkit.sfn.scaffold import (
     TRANSIENT_RETRIER,
+    GatekeeperOptions,
     Scaffold,
     check_folder,
+    check_option,
+    gatekeeper_definition,
+    gatekeeper_files,
+    machine_timeout,
     write_files,
 )
 
@@ -45,18 +50,27 @@ class FanoutOptions:
     tolerated_failure_percentage: float = 5.0
     batch_items: int = 10  # MaxItemsPerBatch: several small objects per child
     timeout_hours: int = 24
+    # --wait-for CHECK: the gatekeeper loop in front (sfn new gatekeeper's
+    # --check kinds); the Map starts once the upstream export is ready.
+    wait_for: str | None = None
 
 
 def new_fanout(directory: Path, opts: FanoutOptions, overwrite: bool) -> Scaffold:
     """Write the project; refuse a non-empty folder unless `overwrite`."""
+    if opts.wait_for is not None:
+        check_option(opts.wait_for)
     check_folder(directory, overwrite)
     definition = fanout_definition(opts)
+    example: dict[str, Any] = dict(EXAMPLE_INPUT)
     files = {
         "statemachine.asl.json": dumps(definition),
         "stream/handler.py": HANDLER,
         "stream/requirements.txt": STREAM_REQUIREMENTS,
-        "input.example.json": dumps(EXAMPLE_INPUT),
     }
+    if opts.wait_for is not None:
+        files.update(gatekeeper_files(GatekeeperOptions(check=opts.wait_for)))
+        example = {"wait_for": EXAMPLE_WAIT_FOR[opts.wait_for], **example}
+    files["input.example.json"] = dumps(example)
     written = write_files(directory, files)
     return Scaffold(directory, written, int(definition["TimeoutSeconds"]))
 
@@ -100,11 +114,44 @@ def fanout_definition(opts: FanoutOptions) -> dict[str, Any]:
         "ResultPath": "$.map_run",
         "End": True,
     }
-    return {
+    machine = {
         "Comment": "Many URLs into S3 on a Distributed Map (devkit sfn new fanout)",
         "StartAt": "Fanout",
         "TimeoutSeconds": opts.timeout_hours * 3600,
         "States": {"Fanout": fanout},
+    }
+    if opts.wait_for is not None:
+        return gatekeeper_in_front(machine, GatekeeperOptions(check=opts.wait_for))
+    return machine
+
+
+def gatekeeper_in_front(
+    machine: dict[str, Any], gk: GatekeeperOptions
+) -> dict[str, Any]:
+    """`sfn new gatekeeper`'s loop, then the machine's first state.
+
+    The gatekeeper reads `$.wait_for` (its own fields, apart from the Map's
+    `prefix`), its force flag is `$.wait_for.force`, and its result lands in
+    `$.gatekeeper`: the manifest, prefix and results reach the Map untouched.
+    """
+    loop = gatekeeper_definition(gk)
+    states = loop["States"]
+    del states["Done"]
+    task = states["Gatekeeper"]
+    states["Gatekeeper"] = {
+        "Type": task.pop("Type"),
+        "Resource": task.pop("Resource"),
+        "InputPath": "$.wait_for",
+        **task,
+        "Next": machine["StartAt"],
+    }
+    states["Force"]["ResultPath"] = "$.wait_for.force"
+    return {
+        **machine,
+        "Comment": machine["Comment"] + ", once the gatekeeper says ready",
+        "StartAt": loop["StartAt"],
+        "TimeoutSeconds": machine["TimeoutSeconds"] + machine_timeout(gk),
+        "States": {**states, **machine["States"]},
     }
 
 
@@ -123,6 +170,15 @@ STREAM_REQUIREMENTS = """\
 # `devkit` on PyPI is another project. `devkit sfn deploy` puts the devkit
 # that runs it (and its dependencies) into the function's lib/.
 """
+
+EXAMPLE_WAIT_FOR: dict[str, dict[str, Any]] = {
+    "s3-prefix": {"bucket": "exports", "prefix": "daily/", "expected": 10},
+    "marker": {"bucket": "exports", "key": "daily/_SUCCESS"},
+    "sqs-empty": {
+        "queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/export-jobs"
+    },
+    "custom": {},
+}
 
 EXAMPLE_INPUT = {
     "manifest": {"bucket": "my-bucket", "key": "manifests/items.jsonl"},

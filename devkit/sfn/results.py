@@ -128,6 +128,12 @@ def find_manifest(s3: S3Client, uri: str) -> tuple[str, str, bool]:
             "<prefix>/<MapRunId>/manifest.json; check the bucket and prefix"
         )
     found.sort()
+    newest = [k for when, k in found if when == found[-1][0]]
+    if len(newest) > 1:
+        raise ConfigError(
+            f"several Map Runs under s3://{bucket}/{prefix} ended at the same time: "
+            f"give one manifest, e.g. s3://{bucket}/{newest[0]}"
+        )
     return bucket, found[-1][1], len(found) > 1
 
 

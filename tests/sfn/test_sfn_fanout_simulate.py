@@ -189,6 +189,13 @@ def test_local_batch_and_simulated_fanout_agree_and_the_retry_manifest_finishes_
         (items[i] for i in FAILING), key=lambda x: x["url"]
     )
 
+    # The same as a table; the prefix's one Map Run is found from the prefix.
+    assert main(["sfn", "results", "s3://sim/fanout-results",
+                 "--endpoint-url", aws_endpoint]) == 1  # fmt: skip
+    table = capsys.readouterr().out
+    assert "items      200" in table and "failed     7" in table
+    assert "       7  SourceError (exit 1)" in table
+
     # Mend the sources; the retry manifest finishes the job.
     for i in FAILING:
         source.add(f"/f{i:03d}", size_of(i))
@@ -197,25 +204,6 @@ def test_local_batch_and_simulated_fanout_agree_and_the_retry_manifest_finishes_
     assert keys(s3, "sim", "mirror/") == {f"mirror/obj/{i:03d}.bin" for i in range(N)}
     for i in FAILING:
         assert body(s3, "sim", f"mirror/obj/{i:03d}.bin") == body_bytes(0, size_of(i))
-
-
-def test_results_table_and_exit_code(
-    aws_endpoint, s3, source, manifest, tmp_path, capsys
-):
-    path, items, _ = manifest
-    target = fanout(tmp_path, tolerated_failure_percentage=25)
-    assert simulate(target, s3, aws_endpoint, path, "-q") == 0
-    capsys.readouterr()
-    run_manifest = next(
-        k for k in keys(s3, "sim", "fanout-results/") if k.endswith("manifest.json")
-    )
-    rc = main(
-        ["sfn", "results", f"s3://sim/{run_manifest}", "--endpoint-url", aws_endpoint]
-    )
-    out = capsys.readouterr().out
-    assert rc == 1
-    assert "items      200" in out and "failed     7" in out
-    assert "       7  SourceError (exit 1)" in out
 
 
 def test_threshold_exceeded_fails_the_map_and_the_export_lists_what_never_ran(
@@ -376,3 +364,52 @@ def test_json_array_reader_and_a_tolerated_failure_count(
         tmp_path, aws_endpoint, machine(reader, ToleratedFailureCount=1), capsys
     )
     assert rc == 1 and run["error"] == "States.ExceedToleratedFailureThreshold"
+
+
+def test_default_writer_config_exports_json_arrays_of_records_that_results_reads(
+    aws_endpoint, s3, source, tmp_path, capsys
+):
+    for i in range(12):
+        source.add(f"/g{i}", 1000 + i, status=404 if i == 5 else 200)
+    items = [{"url": source.url(f"/g{i}"), "key": f"g/{i}"} for i in range(12)]
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in items))
+    target = fanout(tmp_path, batch_items=4, tolerated_failure_percentage=50)
+    machine_file = target / "statemachine.asl.json"
+    doc = json.loads(machine_file.read_text())
+    del doc["States"]["Fanout"]["ResultWriter"]["WriterConfig"]  # AWS's default: NONE
+    machine_file.write_text(json.dumps(doc))
+    assert simulate(target, s3, aws_endpoint, path, "--json") == 0
+    run = json.loads(capsys.readouterr().out)
+    manifest_key = run["output"]["map_run"]["ResultWriterDetails"]["Key"]
+    export = json.loads(body(s3, "sim", manifest_key))
+    [ok_file] = export["ResultFiles"]["SUCCEEDED"]
+    records = json.loads(body(s3, "sim", ok_file["Key"]))  # one JSON array
+    assert [r["Status"] for r in records] == ["SUCCEEDED", "SUCCEEDED"]
+    output = json.loads(records[0]["Output"])  # JSON text, as AWS writes it
+    assert [r["bytes"] for r in output["Items"]] == [1000, 1001, 1002, 1003]
+    rc = main(["sfn", "results", f"s3://sim/{manifest_key}", "--json",
+               "--endpoint-url", aws_endpoint])  # fmt: skip
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 1 and (summary["succeeded"], summary["failed"]) == (11, 1)
+    # the 8 items of the succeeded children, each with its size
+    assert summary["bytes"] == sum(1000 + i for i in (0, 1, 2, 3, 8, 9, 10, 11))
+
+
+def test_a_result_writer_bucket_that_does_not_exist_fails_the_state(
+    aws_endpoint, s3, source, tmp_path, capsys
+):
+    source.add("/one", 10)
+    path = tmp_path / "items.jsonl"
+    path.write_text(json.dumps({"url": source.url("/one"), "key": "one"}) + "\n")
+    target = fanout(tmp_path)
+    machine_file = target / "statemachine.asl.json"
+    doc = json.loads(machine_file.read_text())
+    writer = doc["States"]["Fanout"]["ResultWriter"]["Parameters"]
+    del writer["Bucket.$"]
+    writer["Bucket"] = "absent-bucket"
+    machine_file.write_text(json.dumps(doc))
+    assert simulate(target, s3, aws_endpoint, path, "--json") == 1
+    run = json.loads(capsys.readouterr().out)
+    assert run["error"] == "States.ResultWriterFailed"
+    assert "NoSuchBucket" in run["cause"]

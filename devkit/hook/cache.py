@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from devkit.fileio import atomic_write, make_private_dirs
 from devkit.hook.analyse import FileResult, FileSettings
-from devkit.hook.declared import Declared, Reader, read_declared
+from devkit.hook.declared import Declared, read_declared
 from devkit.hook.findings import Finding
 from devkit.paths import cache_dir
+from devkit.requirements import Reader
 
 if TYPE_CHECKING:
     from devkit.hook.checks.requirements_check import ImportUse

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import fnmatch
-import functools
-import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from devkit.errors import ConfigError
+from devkit.globs import matcher, matches
 
 CHECKS = ("requirements", "pyflakes", "debugger", "asl")
 
@@ -52,7 +49,7 @@ class HookConfig:
         """Debugger modules/calls allowed in `path` ("*" allows every one)."""
         allowed: set[str] = set()
         for pattern, names in self.allow_debugger.items():
-            if path_matches(path, pattern):
+            if matches(path, pattern):
                 allowed.update(names)
         return frozenset(allowed)
 
@@ -132,28 +129,3 @@ def _string_lists(
             )
         result[name] = tuple(items)
     return result
-
-
-def path_matches(path: str, pattern: str) -> bool:
-    """Whether `path` matches a glob (`*` crosses `/`) or sits under a folder."""
-    return matcher((pattern,))(path)
-
-
-@functools.lru_cache(maxsize=64)
-def matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    """A test of whether a path matches any of `patterns` (as `path_matches`).
-
-    One compiled expression: a whole tree's paths are tested against it.
-    """
-    # fnmatch's `*` also crosses `/`, so "vendor/*" covers the whole folder;
-    # a bare folder name covers everything beneath it.
-    # No patterns: a regex that never matches.
-    either = "|".join(
-        f"(?:{fnmatch.translate(p)})|(?:{re.escape(p.rstrip('/'))}/)" for p in patterns
-    )
-    match = re.compile(either or "(?!)").match
-
-    def matches(path: str) -> bool:
-        return match(path) is not None
-
-    return matches

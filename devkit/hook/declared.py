@@ -3,35 +3,29 @@
 pyproject.toml is read as PEP 621 (`[project]`, including dependencies that
 `dynamic` leaves to `[tool.setuptools.dynamic]` files or to setup.cfg),
 `[dependency-groups]`, Poetry, PDM and uv; setup.cfg as setuptools reads it.
-Files are decoded as pip does: a UTF-8 byte-order mark is dropped, CRLF is a
-line end.
+Requirements files are read by `devkit.requirements`, the parser
+lambda-package uses too.
 """
 
 from __future__ import annotations
 
 import configparser
-import posixpath
-import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from devkit.errors import ConfigError
-
-# Reads a repository-relative path (from the index or the disk); None if absent.
-Reader = Callable[[str], bytes | None]
+from devkit.requirements import (
+    Reader,
+    canonicalize_name,
+    decode,
+    read_requirements,
+    requirement_name,
+)
 
 DEFAULT_REQUIREMENT_FILES = ("requirements.txt",)
 
-# pip's requirement-file options that take a value and declare nothing.
-_VALUE_OPTIONS = {
-    "-i", "--index-url", "--extra-index-url", "-f", "--find-links",
-    "--trusted-host", "--no-binary", "--only-binary", "--use-feature",
-    "--config-settings", "--global-option", "--hash",
-}  # fmt: skip
-_EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
-_WHEEL = re.compile(r"/([A-Za-z0-9][A-Za-z0-9._]*?)-\d[^/]*\.(?:whl|tar\.gz|zip)$")
+# The index, not the disk, is what gets committed.
+_ABSENT = "does not exist (or is not staged)"
 
 
 @dataclass
@@ -57,27 +51,8 @@ def read_declared(read: Reader, extra_files: tuple[str, ...] = ()) -> Declared:
     if setup_cfg is not None:
         _add_setup_cfg(declared, read, setup_cfg)
     for name in (*DEFAULT_REQUIREMENT_FILES, *extra_files):
-        _add_requirements_file(
-            declared, read, name, set(), required=name in extra_files
-        )
+        _add_requirements_file(declared, read, name, required=name in extra_files)
     return declared
-
-
-def canonicalize_name(name: str) -> str:
-    """A distribution name in PEP 503's normal form, exactly as packaging's.
-
-    Written out here because importing packaging.utils loads packaging.tags
-    and .version: more time than a whole re-check of a cached tree takes.
-    """
-    value = name.lower().replace("_", "-").replace(".", "-")
-    while "--" in value:
-        value = value.replace("--", "-")
-    return value
-
-
-def decode(content: bytes) -> str:
-    """Text as pip reads it: UTF-8, a byte-order mark dropped."""
-    return content.decode("utf-8-sig", errors="replace")
 
 
 def _add_pyproject(declared: Declared, read: Reader, text: bytes) -> None:
@@ -118,7 +93,7 @@ def _add_dynamic(declared: Declared, read: Reader, dynamic: dict[str, Any]) -> N
             files = directive.get("file", [])
             for name in [files] if isinstance(files, str) else _strings(files):
                 _add_requirements_file(
-                    declared, read, name, set(), required=True, by="pyproject.toml"
+                    declared, read, name, required=True, by="pyproject.toml"
                 )
 
 
@@ -145,7 +120,7 @@ def _add_setup_cfg(declared: Declared, read: Reader, text: bytes) -> None:
         if value.startswith("file:"):  # `file: requirements.in, extra.in`
             for name in value[len("file:") :].split(","):
                 _add_requirements_file(
-                    declared, read, name.strip(), set(), required=True, by="setup.cfg"
+                    declared, read, name.strip(), required=True, by="setup.cfg"
                 )
             continue
         # One requirement per line, as setuptools writes and reads the list.
@@ -174,100 +149,11 @@ def _add_requirements_file(
     declared: Declared,
     read: Reader,
     path: str,
-    seen: set[str],
     required: bool,
     by: str = "[tool.devkit.hook] requirement-files",
 ) -> None:
-    path = posixpath.normpath(path)
-    if path in seen:
-        return  # `-r` cycles happen; pip would loop, we stop
-    seen.add(path)
-    content = read(path)
-    if content is None:
-        if required:
-            # pip fails on a missing -r file; judging imports against half the
-            # declarations would only produce false "add X" findings.
-            raise ConfigError(
-                f"{by} names {path}, which does not exist (or is not staged);"
-                " fix the name or add the file"
-            )
-        return
-    declared.sources.append(path)
-    for line in logical_lines(decode(content)):
-        include = _include_target(line)
-        if include is not None:
-            target = posixpath.join(posixpath.dirname(path), include)
-            _add_requirements_file(
-                declared, read, target, seen, required=True, by=f"-r in {path}"
-            )
-            continue
-        name = requirement_line_name(line)
-        if name:
-            declared.names.add(name)
-
-
-def logical_lines(text: str) -> list[str]:
-    """Lines of a requirements file with continuations joined and comments cut."""
-    lines, pending = [], ""
-    for raw in text.splitlines():
-        if raw.endswith("\\"):
-            pending += raw[:-1]
-            continue
-        line = _strip_comment(pending + raw)
-        pending = ""
-        if line:
-            lines.append(line)
-    if pending and _strip_comment(pending):
-        lines.append(_strip_comment(pending))
-    return lines
-
-
-def _strip_comment(line: str) -> str:
-    # As pip: `#` starts a comment at the line start or after whitespace, so
-    # `url#egg=name` survives.
-    return re.sub(r"(^|\s+)#.*$", "", line).strip()
-
-
-def _include_target(line: str) -> str | None:
-    match = re.match(r"(?:-r|--requirement)(?:\s*=\s*|\s+|(?=\S))(\S+)", line)
-    return match.group(1) if match else None
-
-
-def requirement_line_name(line: str) -> str | None:
-    """The canonical distribution name a requirements-file line declares, if any."""
-    if line.startswith(("-e", "--editable")):
-        return _url_name(line.split(None, 1)[-1].lstrip("=").strip())
-    if line.startswith("-"):
-        return None  # -c constraints, --index-url and other options declare nothing
-    spec = _drop_options(line)
-    if "://" in spec.split("@", 1)[0] or spec.startswith(("file:", "./", "../", "/")):
-        return _url_name(spec)
-    return requirement_name(spec)
-
-
-def requirement_name(spec: str) -> str | None:
-    """The canonical name of a PEP 508 requirement (`name[extra] @ url; marker`)."""
-    # Imported here: a re-check whose declarations are unchanged never parses.
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    try:
-        return canonicalize_name(Requirement(spec).name)
-    except InvalidRequirement:
-        return None
-
-
-def _drop_options(line: str) -> str:
-    # `name==1.0 --hash=sha256:...`: per-requirement options follow the spec.
-    words = line.split()
-    for i, word in enumerate(words):
-        if word.split("=", 1)[0] in _VALUE_OPTIONS and i > 0:
-            return " ".join(words[:i])
-    return line
-
-
-def _url_name(url: str) -> str | None:
-    egg = _EGG.search(url)
-    if egg:
-        return canonicalize_name(egg.group(1))
-    wheel = _WHEEL.search(url.split("#", 1)[0])
-    return canonicalize_name(wheel.group(1)) if wheel else None
+    # A missing file named by someone fails: judging imports against half the
+    # declarations would only produce false "add X" findings.
+    parsed = read_requirements(read, path, by=by, absent=_ABSENT, required=required)
+    declared.sources += [f.path for f in parsed.files if not f.constraint]
+    declared.names |= parsed.names()

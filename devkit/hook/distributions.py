@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 from devkit.fileio import atomic_write, make_private_dirs
-from devkit.hook.declared import canonicalize_name
 from devkit.paths import cache_dir
+from devkit.requirements import canonicalize_name
 
 # import name (or dotted prefix) -> distribution(s). Only names that differ
 # from their distribution after PEP 503 normalisation belong here.

@@ -16,10 +16,10 @@ from packaging.utils import canonicalize_name
 
 from devkit.errors import BuildError, ConfigError, WriteError
 from devkit.fileio import atomic_writer
+from devkit.globs import matches_any
 from devkit.lambda_package.files import (
     SourceFile,
     collect_sources,
-    excluded,
     top_level_names,
 )
 from devkit.lambda_package.install import (
@@ -254,16 +254,15 @@ def _check_output(output: Path) -> Path:
 
 
 def _user_excluded(arcname: str, patterns: Sequence[str]) -> bool:
-    # A pattern naming a folder drops everything below it, as for sources;
-    # one naming a distribution (boto3) drops its boto3-1.x.dist-info too, so
-    # nothing claims a package that is not there.
+    # A pattern matches the entry as in the zip or as inside lib/, as for
+    # sources; one naming a distribution (boto3) drops its boto3-1.x.dist-info
+    # too, so nothing claims a package that is not there.
     parts = arcname.split("/")
-    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-    inner = ["/".join(parts[1:i]) for i in range(2, len(parts) + 1)]
+    paths = [arcname, "/".join(parts[1:])]
     if len(parts) > 2 and parts[1].endswith((".dist-info", ".data")):
         dist = parts[1].split("-")[0]
-        inner += [dist, canonicalize_name(dist)]
-    return any(excluded(p, patterns) for p in prefixes + inner)
+        paths += [dist, canonicalize_name(dist)]
+    return any(matches_any(path, patterns) for path in paths if path)
 
 
 # The runtime's own SDK: bundling it pins a version, a choice users should see.

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +22,8 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-_INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
-_FIND_LINKS = re.compile(r"^\s*(?:-f|--find-links)(?:\s+|=)(\S+)")
-_EDITABLE = re.compile(r"^\s*(?:-e|--editable)(?:\s+|=)(\S+)")
-_OPTION_TAIL = re.compile(r"\s+--?[a-z].*$")
+from devkit.requirements import read_file, read_requirements
+
 # Build output, caches and VCS data in a local project folder: not its content.
 _SKIP_DIRS = {
     ".git",
@@ -56,41 +53,20 @@ class RequirementsScan:
 
 def scan_requirements(path: Path) -> RequirementsScan:
     """Read a requirements file and every file it includes, recursively."""
-    texts: list[bytes] = []
+    parsed = read_requirements(read_file, str(path), by="--requirements")
     pinned: set[str] = set()
     local: list[Path] = []
-    for file, line in _lines(path, texts, frozenset()):
-        base = file.parent
-        if m := _FIND_LINKS.match(line):
-            local += _local_candidates(m[1], base)
-            continue
-        if m := _EDITABLE.match(line):
-            line = m[1]
-        elif line.startswith("-"):
-            continue
-        line = _OPTION_TAIL.sub("", line)  # --hash=... and friends
-        _classify(line, base, pinned, local)
+    for line in parsed.lines:
+        base = Path(line.file).parent
+        if line.option == "--find-links":
+            local += _local_candidates(line.value, base)
+        elif line.option in (None, "--editable"):
+            _classify(line.value, base, pinned, local)
     return RequirementsScan(
-        b"\0".join(texts), frozenset(pinned), tuple(dict.fromkeys(local))
+        b"\0".join(f.content for f in parsed.files),
+        frozenset(pinned),
+        tuple(dict.fromkeys(local)),
     )
-
-
-def _lines(
-    path: Path, texts: list[bytes], seen: frozenset[Path]
-) -> Iterator[tuple[Path, str]]:
-    data = path.read_bytes()
-    texts.append(data)
-    text = data.decode(errors="replace").replace("\\\n", " ")
-    for raw in text.splitlines():
-        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
-        if not line:
-            continue
-        if m := _INCLUDE.match(line):
-            included = (path.parent / m[1]).resolve()
-            if included not in seen and included.is_file():
-                yield from _lines(included, texts, seen | {path.resolve()})
-            continue
-        yield path, line
 
 
 def _classify(line: str, base: Path, pinned: set[str], local: list[Path]) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from devkit.errors import BuildError
+from devkit.globs import matches_any
 
 # Left out of the sources by default: caches, VCS folders, dotfiles (.env and
 # friends hold secrets), lock files and wheels (what they describe is in
@@ -38,14 +38,6 @@ class SourceFile:
     executable: bool
 
 
-def excluded(rel: str, patterns: Iterable[str]) -> bool:
-    """Whether a relative posix path matches a pattern, whole or by its last part."""
-    name = rel.rsplit("/", 1)[-1]
-    return any(
-        fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in patterns
-    )
-
-
 def collect_sources(
     src: Path, excludes: Sequence[str], skip: Iterable[Path] = ()
 ) -> list[SourceFile]:
@@ -73,7 +65,7 @@ def _walk(
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         rel = f"{prefix}{entry.name}"
         path = Path(entry.path)
-        if excluded(rel, patterns) or (prefix == "" and entry.name == "lib"):
+        if matches_any(rel, patterns) or (prefix == "" and entry.name == "lib"):
             continue
         if entry.is_dir(follow_symlinks=False) and (path / "pyvenv.cfg").exists():
             continue  # a virtualenv, whatever its name
@@ -105,11 +97,11 @@ def collect_lib(lib: Path, excludes: Sequence[str]) -> list[SourceFile]:
     for dirpath, dirnames, filenames in os.walk(lib):
         rel_dir = Path(dirpath).relative_to(lib).as_posix()
         prefix = "" if rel_dir == "." else f"{rel_dir}/"
-        dirnames[:] = [d for d in dirnames if not excluded(prefix + d, patterns)]
+        dirnames[:] = [d for d in dirnames if not matches_any(prefix + d, patterns)]
         for name in filenames:
             rel = prefix + name
             path = Path(dirpath, name)
-            if excluded(rel, patterns) or excluded(f"lib/{rel}", excludes):
+            if matches_any(rel, patterns) or matches_any(f"lib/{rel}", excludes):
                 continue
             if path.is_symlink():
                 path = _inside(root, path)

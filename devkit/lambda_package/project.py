@@ -13,7 +13,7 @@ import re
 import subprocess
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from packaging.utils import (
 from devkit.errors import BuildError, ConfigError
 from devkit.lambda_package.installers import uv_bin
 from devkit.lambda_package.target import Target
+from devkit.requirements import read_file, read_requirements
 
 # (kind, file name) in order of precedence.
 SOURCES = (
@@ -316,43 +317,42 @@ def poetry_pins(lock: Path, target: Target) -> list[str]:
 
 
 def has_hashes(requirements: Path) -> bool:
-    """Whether a requirements file pins hashes (`--hash=sha256:...`)."""
-    return "--hash" in requirements.read_text(errors="replace")
+    """Whether a requirements file (or one it includes) pins hashes."""
+    parsed = read_requirements(read_file, str(requirements), by="--requirements")
+    return any(line.hashes for line in parsed.lines)
 
 
 def hashed_for_target(requirements: Path, target: Target, work: Path) -> Path:
     """A hashed requirements file with markers evaluated for the target.
 
-    Written into work. Lines whose marker fails are dropped; the others keep
+    Written into work, as one file: `-r` includes are read in, `-c` ones named
+    by absolute path. Lines whose marker fails are dropped; the others keep
     their hashes and lose their marker, so pip, which would evaluate it for
     this machine, never sees it.
     """
-    text = requirements.read_text().replace("\\\n", " ")
+    parsed = read_requirements(read_file, str(requirements), by="--requirements")
     out_lines = []
-    for raw in text.splitlines():
-        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
-        if not line:
+    for line in parsed.lines:
+        remote = "://" in line.value
+        if line.constraint or (line.option == "--requirement" and not remote):
+            continue  # a -c file is named below; a -r file's lines follow it
+        if line.option == "--constraint" and not remote:
+            included = Path(line.file).parent / line.value
+            out_lines.append(f"--constraint {included.resolve()}")
             continue
-        if re.match(r"^(-r|-c|--requirement|--constraint)\b", line):
-            raise ConfigError(
-                f"{requirements} includes {line.split()[-1]}: with --installer pip "
-                "a hashed requirements file must be one file; merge them or use uv"
-            )
-        if line.startswith("-"):
-            out_lines.append(line)
+        if line.option is not None:
+            out_lines.append(line.spec())
             continue
-        spec, _, options = line.partition(" --")
-        options = f"--{options}" if options else ""
         try:
-            req = Requirement(spec)
+            req = Requirement(line.value)
         except InvalidRequirement as exc:
             raise ConfigError(
-                f"{requirements}: bad requirement {spec!r}: {exc}"
+                f"{line.file}:{line.number}: bad requirement {line.value!r}: {exc}"
             ) from exc
         if req.marker and not applies(str(req.marker), target, requirements):
             continue
         req.marker = None
-        out_lines.append(f"{req} {options}".strip())
+        out_lines.append(replace(line, value=str(req)).spec())
     out = work / "hashed-for-target.txt"
     out.write_text("".join(f"{line}\n" for line in out_lines))
     return out

@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 
 import click
-import pytest
 import requests
 
 from devkit.hook import run as hook_run
 from devkit.hook.analyse import FileSettings, analyse
-from devkit.hook.config import matcher, path_matches
 from devkit.hook.run import run_hook
 from testing.gitrepo import commit_all, git, write
 
@@ -128,26 +126,6 @@ def test_recursion_error_is_reported_and_the_run_goes_on(repo):
         "(RecursionError: maximum recursion depth exceeded)",
         "other.py:1:1: 'os' imported but unused",
     ]
-
-
-@pytest.mark.parametrize(
-    ("path", "pattern", "matches"),
-    [
-        ("vendor/lib.py", "vendor", True),
-        ("vendor/lib.py", "vendor/", True),
-        ("vendorx/lib.py", "vendor", False),
-        ("a/b/c.py", "a/*.py", True),  # `*` crosses `/`, as fnmatch's
-        ("a/b/c.py", "a/?/c.py", True),
-        ("a/b/c.py", "a/[!b]/c.py", False),
-        ("flows/x.asl.json", "*.asl.json", True),
-        ("flows/x.asl.json.bak", "*.asl.json", False),
-        ("[x].py", "[[]x].py", True),
-        ("a.py", "", False),
-    ],
-)
-def test_exclude_patterns_are_globs_or_folders(path, pattern, matches):
-    assert path_matches(path, pattern) is matches
-    assert matcher((pattern, "nothing/*"))(path) is matches
 
 
 def test_skip_and_exclude_from_config(repo):

@@ -10,12 +10,7 @@ from pathlib import Path
 import pytest
 
 from devkit.hook import distributions
-from devkit.hook.declared import (
-    canonicalize_name,
-    logical_lines,
-    read_declared,
-    requirement_line_name,
-)
+from devkit.hook.declared import read_declared
 from devkit.hook.run import run_hook
 from testing.gitrepo import clean_env, commit_all, git, init_repo, write
 
@@ -256,24 +251,6 @@ def test_nothing_declared_skips_the_check_and_says_so(repo):
     assert result.findings == []
     [summary] = [s for s in result.summaries if s.check == "requirements"]
     assert "nothing declared" in summary.skipped
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["Django", "oslo.concurrency", "Foo__Bar", "a-_.-b", "ruamel.yaml", "X", "zope_"],
-)
-def test_distribution_names_are_normalised_as_packaging_does(name):
-    # devkit spells PEP 503's rule out (packaging.utils is slow to import).
-    from packaging.utils import canonicalize_name as packagings
-
-    assert canonicalize_name(name) == packagings(name)
-
-
-def test_line_parsing_details():
-    assert logical_lines("a \\\n  >=1 # c\n#x\n\n  b\n") == ["a   >=1", "b"]
-    assert requirement_line_name("--editable ./local") is None
-    assert requirement_line_name("Foo.Bar_baz==1") == "foo-bar-baz"
-    assert requirement_line_name("not a requirement !!") is None
 
 
 def _read(repo, path):

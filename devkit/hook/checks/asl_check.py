@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from devkit.hook.config import matcher
+from devkit.globs import matcher
 from devkit.hook.findings import Finding
 
 CHECK = "asl"

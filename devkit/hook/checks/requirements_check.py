@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from devkit.hook import distributions
-from devkit.hook.declared import Declared, canonicalize_name
+from devkit.hook.declared import Declared
 from devkit.hook.findings import Finding
 from devkit.hook.firstparty import LocalModules
+from devkit.requirements import canonicalize_name
 
 CODE = "DEP001"
 # The interpreter's own modules: the standard library, modules compiled into

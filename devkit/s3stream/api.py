@@ -236,7 +236,7 @@ def _stream(
 
     if tuning.source_connections > 1 and isinstance(src, HttpSource):
         wide = RangedSource(
-            src, plan.first, tuning.source_connections, deadline=deadline
+            src, tuning.source_range, tuning.source_connections, deadline=deadline
         )
         try:
             if wide.one_stream_keeps_up(timeout=PROBE_WAIT):

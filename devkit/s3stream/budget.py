@@ -1,12 +1,13 @@
 """The memory budget: part size and connections on each side, chosen to fit.
 
 `--max-memory` bounds the whole process, not just the buffers: what Python,
-boto3 and requests already hold when the first byte is due (measured, not
+botocore and requests already hold when the first byte is due (measured, not
 guessed) is subtracted first, then a margin for what each connection costs
 besides its buffer (thread stacks touched, TLS state, botocore's per-request
-objects). What is left is divided into part-sized buffers: the upload's pool
-(S3 connections + 1, one filling) and, when the source serves ranges, one per
-source connection.
+objects). What is left is divided into buffers: the upload's pool of parts
+(S3 connections + 1, one filling) and, when the source serves ranges, one
+range buffer per source connection (part-sized where the budget has room,
+down to 1 MiB where it is tight).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ MARGIN = 4 * MiB
 # CPU, not the network, was the limit) and only cost memory and threads.
 MAX_S3_CONNECTIONS = 10
 MAX_SOURCE_CONNECTIONS = 8
+# The smallest source range: the probe that decides between one stream and
+# several measures its first MiB (ranged.DECIDE_AFTER).
+MIN_RANGE = MiB
+RANGE_ALIGN = 64 << 10
 # Without ranged reads a fast source is limited by one S3 connection's speed:
 # the budget buys S3 connections. With them it is split between both sides.
 _FALLBACK_RESIDENT = 64 * MiB
@@ -46,11 +51,13 @@ class Tuning:
     part_size: int
     s3_connections: int
     source_connections: int  # 1: one sequential stream
+    source_range: int  # bytes per range request (and buffer) on the source side
 
     @property
     def buffers(self) -> int:
-        """The most bytes of part buffers this tuning can hold at once."""
-        return self.part_size * (self.s3_connections + 1 + self.extra_source)
+        """The most bytes of part and range buffers this tuning can hold at once."""
+        parts = self.part_size * (self.s3_connections + 1)
+        return parts + self.source_range * self.extra_source
 
     @property
     def extra_source(self) -> int:
@@ -115,14 +122,14 @@ def choose(
     buffers = free // per_buffer
     if concurrency is not None:
         s3 = concurrency
-        spare = max(0, buffers - (s3 + 1))
-        source = min(spare, MAX_SOURCE_CONNECTIONS, s3 + 2) if ranged else 1
-        return Tuning(budget, part_size, s3, source if source >= 2 else 1)
+        spare = max(0, free - (s3 + 1) * per_buffer)
+        source, chunk = _source_side(spare, part_size, s3 + 2) if ranged else (1, 0)
+        return Tuning(budget, part_size, s3, source, chunk or part_size)
     if buffers < 2 and not explicit:
         # A library call in a process already past the default budget (a
         # handler holding data, a test runner): the budget cannot be kept,
         # so do what devkit did before it had one, not fail.
-        return Tuning(budget, part_size, FALLBACK_S3_CONNECTIONS, 1)
+        return Tuning(budget, part_size, FALLBACK_S3_CONNECTIONS, 1, part_size)
     if buffers < 2:
         need = resident + MARGIN + 2 * per_buffer
         raise ConfigError(
@@ -130,15 +137,42 @@ def choose(
             f"parts beside the {_mib(resident)} this process already uses: "
             f"give at least {_mib(need)}"
         )
-    if not ranged or buffers < 4:
-        return Tuning(budget, part_size, min(buffers - 1, MAX_S3_CONNECTIONS), 1)
+    sequential = Tuning(
+        budget, part_size, min(buffers - 1, MAX_S3_CONNECTIONS), 1, part_size
+    )
+    if not ranged:
+        return sequential
     # Both sides: the source gets about 60 % (a far server gives a connection
-    # 10-50 MB/s, S3 a request 40-100 MB/s), the S3 side the rest, at least
-    # two so one part's latency hides behind another's transfer.
-    source = min(MAX_SOURCE_CONNECTIONS, max(2, buffers * 3 // 5))
-    source = max(2, min(source, buffers - 3))  # S3 keeps two where it can
-    s3 = min(MAX_S3_CONNECTIONS, buffers - source - 1)
-    return Tuning(budget, part_size, max(1, s3), source)
+    # 10-50 MB/s, S3 a request 40-100 MB/s), the S3 side the rest, never
+    # less than two part buffers (one on the wire while the next fills).
+    source_memory = min(
+        free * 3 // 5, MAX_SOURCE_CONNECTIONS * per_buffer, free - 2 * per_buffer
+    )
+    source, chunk = _source_side(source_memory, part_size, MAX_SOURCE_CONNECTIONS)
+    if source < 2:
+        return sequential
+    s3_buffers = (free - source * (chunk + PER_CONNECTION)) // per_buffer
+    s3 = min(MAX_S3_CONNECTIONS, s3_buffers - 1)
+    return Tuning(budget, part_size, s3, source, chunk)
+
+
+def _source_side(memory: int, part_size: int, most: int) -> tuple[int, int]:
+    """Source connections and range size that fit `memory` (1: no ranges).
+
+    Connections first, up to `most`, ranges shrinking down to MIN_RANGE
+    before a connection is dropped: a range costs its first-byte wait once,
+    so per byte of memory, several small ranges in flight carry more than
+    a few large ones (the best range is about sqrt(rate x wait x
+    PER_CONNECTION): 1-2 MiB for 10-50 MB/s and 10-80 ms). With room, ranges
+    are part-sized, as before.
+    """
+    connections = min(
+        most, MAX_SOURCE_CONNECTIONS, memory // (MIN_RANGE + PER_CONNECTION)
+    )
+    if connections < 2:
+        return 1, 0
+    chunk = min(part_size, memory // connections - PER_CONNECTION)
+    return connections, chunk // RANGE_ALIGN * RANGE_ALIGN
 
 
 def _mib(n: int) -> str:

@@ -27,7 +27,13 @@ from s3stream_support import (
 
 from devkit.errors import ConfigError, SourceError
 from devkit.s3stream import stream_to_s3
-from devkit.s3stream.budget import choose, default_budget
+from devkit.s3stream.budget import (
+    MARGIN,
+    MAX_SOURCE_CONNECTIONS,
+    MIN_RANGE,
+    choose,
+    default_budget,
+)
 from testing.http_source import HttpSource, body_sha256
 from testing.s3_discard import DiscardS3
 from testing.s3_faults import FaultProxy, Faults
@@ -179,6 +185,20 @@ def test_budget_splits_buffers_between_the_two_sides():
     # --concurrency wins; the source gets what is left.
     fixed = choose(128 * MiB, 5 * MiB, resident=56 * MiB, ranged=True, concurrency=2)
     assert fixed.s3_connections == 2
+
+
+def test_a_tight_budget_reads_smaller_ranges_on_more_connections():
+    # 64 MiB beside a 43 MiB process: two part buffers for S3, and the rest
+    # as several 1-2 MiB ranges rather than one part-sized range (which would
+    # leave one connection, as slow as a plain download from a far server).
+    t = choose(64 * MiB, 5 * MiB, resident=43 * MiB, ranged=True)
+    assert t.s3_connections >= 1 and t.source_connections >= 2
+    assert MIN_RANGE <= t.source_range < 5 * MiB
+    assert 43 * MiB + MARGIN + t.buffers <= 64 * MiB
+    # With room, ranges are part-sized and the source gets its most connections.
+    roomy = choose(256 * MiB, 5 * MiB, resident=43 * MiB, ranged=True)
+    assert roomy.source_range == 5 * MiB
+    assert roomy.source_connections == MAX_SOURCE_CONNECTIONS
 
 
 def test_a_budget_too_small_for_two_parts_is_refused_naming_what_fits():

@@ -124,7 +124,7 @@ def lib_file_bytes(f: SourceFile) -> bytes:
     kept = [
         line
         for line in lines
-        if not excluded(line.rsplit(",", 2)[0].strip('"'), LIB_EXCLUDES)
+        if not matches_any(line.rsplit(",", 2)[0].strip('"'), LIB_EXCLUDES)
     ]
     return "".join(kept).encode("utf-8", errors="surrogateescape")
 

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 # uv is the default: in bench/lambda_package.py (requests+pydantic+numpy,
 # python3.12) a cold build took 5.4 s with uv against 11.5 s with pip.
 INSTALLERS = ("uv", "pip")
-# glibc minors uv's --python-platform can name (uv 0.13: 2_17, 2_28, 2_31..2_40).
+# glibc minors uv's --python-platform can name: 2_17, 2_28, 2_31..2_40 since
+# astral-sh/uv#9234 (November 2024), so in every uv pyproject.toml allows.
 UV_GLIBC_MINORS = (17, 28, *range(31, 41))
 
 
@@ -217,7 +218,8 @@ def explain_failure(
             "check the name and version, and that it publishes binary wheels"
         )
     if "conflicting dependencies" in text or "requirements are unsatisfiable" in text:
-        cause = re.search(r"cause: (.*?)(?: hint:|$)", text)
+        # uv 0.13 says `cause: ...`; 0.12 drew it after `╰─▶`.
+        cause = re.search(r"(?:cause:|╰─▶) (.*?)(?: hint:|$)", text)
         return (
             f"conflicting requirements: {cause[1] if cause else _first_error(output)}"
         )

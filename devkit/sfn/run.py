@@ -180,7 +180,8 @@ def start_run(
         "prefix": _prefix(opts.dest),
         "results": {"bucket": r_bucket, "prefix": r_prefix},
     }
-    on_status(f"uploading {manifest.items:,} items to s3://{m_bucket}/{m_key}")
+    items = f"{manifest.items:,} item{'s' if manifest.items != 1 else ''}"
+    on_status(f"uploading {items} to s3://{m_bucket}/{m_key}")
     _upload(aws, m_bucket, m_key, manifest.data)
     arn = _call(
         "StartExecution",

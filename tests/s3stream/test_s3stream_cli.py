@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -87,6 +88,18 @@ def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
     assert main(["s3-stream", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_garbage_collection_is_back_on_after_the_command_whatever_its_end(
+    endpoint, bucket, source, capsys
+):
+    # The command pauses collection while it imports and builds its client:
+    # a caller of main() (a test, a script) must get it back either way.
+    source.add("/gc", 10)
+    assert main(["s3-stream", "/no/such/file", f"s3://{bucket}/k"]) == 2
+    assert gc.isenabled()
+    assert main(["s3-stream", source.url("/gc"), f"s3://{bucket}/gc", "-q"]) == 0
+    assert gc.isenabled()
 
 
 def test_part_size_outside_limits_exit_2(endpoint, bucket, source, capsys):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -33,6 +32,8 @@ def atomic_writer(
     `durable=False` skips the fsyncs, for files whose loss in a crash costs
     nothing (cache entries): still atomic, never half-written.
     """
+    import tempfile  # here: it loads shutil, random; a warm hook run writes nothing
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

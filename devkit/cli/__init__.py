@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 import click
@@ -81,6 +80,8 @@ def run_command(
         return ExitCode.FAILURE
     except Exception:
         if os.environ.get("DEVKIT_DEBUG"):
+            import traceback  # only here: it loads linecache and tokenize
+
             traceback.print_exc()
         _print_error("internal error; rerun with DEVKIT_DEBUG=1 and report it")
         return ExitCode.INTERNAL

@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import marshal
 import os
-import shutil
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -72,19 +71,25 @@ class ResultCache:
     def __init__(self, settings: FileSettings, root: Path | None = None) -> None:
         self.base = root if root is not None else cache_dir("hook")
         self.folder = self.base / _fingerprint(settings)
-        self._settings = settings
+        # Per path, the part of an entry's key that is not the blob id.
+        self._allowed = {
+            path: ",".join(sorted(names))
+            for path, names in settings.allowed_debuggers.items()
+        }
         self._shards: dict[str, dict[str, Entry]] = {}
         self._dirty: set[str] = set()
         self.stats = CacheStats()
 
     def key(self, blob: str, path: str) -> str:
         """The entry key of one file: content, path, and debuggers allowed there."""
-        allowed = self._settings.allowed_debuggers.get(path, frozenset())
-        return f"{blob}\0{path}\0{','.join(sorted(allowed))}"
+        return f"{blob}\0{path}\0{self._allowed.get(path, '')}"
 
     def get(self, blob: str, path: str) -> tuple[bool, FileResult | None]:
         """(found, result): result None for a file known not to be Python."""
-        entry = self._shard(blob).get(self.key(blob, path), _MISSING)
+        shard = self._shards.get(blob[:2])
+        if shard is None:
+            shard = self._shard(blob)
+        entry = shard.get(self.key(blob, path), _MISSING)
         if entry is _MISSING:
             self.stats.misses += 1
             return False, None
@@ -265,6 +270,8 @@ def _code_identity() -> Iterable[str]:
 
 
 def _prune_folders(base: Path, keep: Path) -> None:
+    import shutil  # only when a run wrote: shutil loads bz2 and lzma
+
     folders = [p for p in base.iterdir() if p.is_dir() and p != keep]
     folders.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     for old in folders[KEEP_FOLDERS - 1 :]:

@@ -9,7 +9,6 @@ lambda-package uses too.
 
 from __future__ import annotations
 
-import configparser
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +97,8 @@ def _add_dynamic(declared: Declared, read: Reader, dynamic: dict[str, Any]) -> N
 
 
 def _add_setup_cfg(declared: Declared, read: Reader, text: bytes) -> None:
+    import configparser  # only for projects that have a setup.cfg
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(decode(text), "setup.cfg")

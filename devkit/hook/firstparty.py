@@ -13,7 +13,6 @@ package at its path.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable
 
 _PROJECT_ROOTS = ("", "src")
@@ -43,14 +42,14 @@ class LocalModules:
 
     def roots_of(self, importer: str) -> tuple[str, ...]:
         """Where absolute imports of the file at `importer` may resolve."""
-        folder = posixpath.dirname(importer)
+        folder = importer.rpartition("/")[0]
         roots = self._roots.get(folder)
         if roots is None:
             # Up through the packages: the first folder that is not one is
             # where absolute imports of this file start.
             top = folder
             while top and top in self.packages:
-                top = posixpath.dirname(top)
+                top = top.rpartition("/")[0]
             roots = self._roots[folder] = tuple(dict.fromkeys((*_PROJECT_ROOTS, top)))
         return roots
 

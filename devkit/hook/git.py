@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from devkit.errors import GitError
 
@@ -25,9 +26,12 @@ _SPLIT_BLOBS = 128
 _SYMLINK, _GITLINK = "120000", "160000"
 
 
-@dataclass(frozen=True)
-class IndexEntry:
-    """A regular file in the index: its path from the repository root and blob id."""
+class IndexEntry(NamedTuple):
+    """A regular file in the index: its path from the repository root and blob id.
+
+    A tuple: a tree lists thousands, and a tuple is made 3x faster than a
+    frozen dataclass.
+    """
 
     path: str
     blob: str
@@ -110,7 +114,7 @@ def index_listing(root: Path, paths: Iterable[str] | None = None) -> IndexListin
         args = ["--literal-pathspecs", *args, "--", *wanted]
     keep = set(wanted) if wanted is not None and len(wanted) > _MAX_PATHSPECS else None
     listing = IndexListing([], [], [])
-    last = None
+    last, conflicts = None, False
     # Decoded at once (as os.fsdecode would each path): a tree has thousands.
     for record in _decode(git(args, cwd=root)).split("\0"):
         meta, _, path = record.partition("\t")
@@ -124,7 +128,9 @@ def index_listing(root: Path, paths: Iterable[str] | None = None) -> IndexListin
             listing.submodules.append(path)
         elif mode != _SYMLINK:
             listing.entries.append(IndexEntry(path, blob, stage != "0"))
-    listing.entries = _unique(listing.entries)
+            conflicts = conflicts or stage != "0"
+    if conflicts:
+        listing.entries = _unique(listing.entries)
     return listing
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devkit.errors import ConfigError
+from devkit.globs import matcher
 from devkit.hook import git
 from devkit.hook.analyse import FileResult, FileSettings, analyse_batch, suppressed
 from devkit.hook.cache import ResultCache, blob_id
-from devkit.hook.checks.asl_check import is_asl
 from devkit.hook.config import CHECKS, HookConfig, parse_pyproject
 from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, Declared, read_declared
 from devkit.hook.findings import Finding
@@ -76,19 +76,21 @@ def run_hook(
         raise ConfigError("pass either --all-files or paths, not both")
     source: Source
     index: IndexSource | None = None
+    found: list[tuple[str, str | None, bytes | None]]  # path, blob id, content
     if explicit:
         source = DiskSource(root)
         on_disk = files_on_disk(root, explicit, Path(cwd or os.getcwd()))
-        items = [_Item(p, blob_id(data), data) for p, data in on_disk]
+        found = [(p, blob_id(data), data) for p, data in on_disk]
     else:
         source = index = IndexSource(root)
-        items = [
-            _Item(e.path, None if e.conflicted else e.blob)
+        found = [
+            (e.path, None if e.conflicted else e.blob, None)
             for e in index.candidates(all_files)
         ]
     config = parse_pyproject(source.read("pyproject.toml"))
+    wanted = _selector(config)
+    items = [_Item(*f) for f in found if wanted(f[0])]
     settings = _settings(config, [i.path for i in items])
-    items = [i for i in items if not config.excluded(i.path) and _wanted(i, settings)]
     cache = ResultCache(settings, cache_root) if use_cache else None
     results, todo = _from_cache(cache, items)
     if index is not None and todo:
@@ -96,9 +98,10 @@ def run_hook(
         for item, data in zip(todo, index.contents(entries), strict=True):
             item.data = data
     files = []
+    is_asl = matcher(settings.asl)
     for item in todo:
         if item.data is not None and (
-            is_asl(item.path, settings.asl) or is_python(item.path, item.data[:128])
+            is_asl(item.path) or is_python(item.path, item.data[:128])
         ):
             files.append((item.path, item.data))
         elif cache is not None and item.blob is not None:
@@ -143,9 +146,10 @@ def _from_cache(
     return results, todo
 
 
-def _wanted(item: _Item, settings: FileSettings) -> bool:
-    """Whether a file is worth reading: Python by its name, or an ASL definition."""
-    return may_be_python(item.path) or is_asl(item.path, settings.asl)
+def _selector(config: HookConfig) -> Callable[[str], bool]:
+    """A test of a path: Python by its name or an ASL definition, not excluded."""
+    excluded, asl = matcher(config.exclude), matcher(config.asl_globs())
+    return lambda path: (may_be_python(path) or asl(path)) and not excluded(path)
 
 
 def _settings(config: HookConfig, paths: list[str]) -> FileSettings:

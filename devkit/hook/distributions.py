@@ -82,7 +82,7 @@ def installed_candidates(dotted: str) -> list[str]:
     top = dotted.partition(".")[0]
     if not _importable(top):
         return []  # not installed here: skip the costly metadata scan
-    dists = tuple(_packages_distributions().get(top, ()))
+    dists = tuple(installed_map().get(top, ()))
     if "." in dotted and (len(dists) > 1 or top in NAMESPACES):
         # A namespace shared by several distributions: keep those whose files
         # reach deepest into the dotted path.
@@ -131,10 +131,12 @@ def _importable(top: str) -> bool:
 
 
 @functools.cache
-def _packages_distributions() -> dict[str, list[str]]:
+def installed_map() -> dict[str, list[str]]:
+    """Top-level module -> installed distributions (read or built once per run)."""
     # Reads every installed distribution's metadata (~0.2 s for 400 of them):
     # done only when cheaper candidates have not matched a declared
-    # requirement, and kept in the cache folder until the environment changes.
+    # requirement (or while workers check a large run, when this process is
+    # idle), and kept in the cache folder until the environment changes.
     path = cache_dir("hook") / f"env-{_environment_key()}.marshal"
     with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
         loaded = marshal.loads(path.read_bytes())

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devkit.errors import ConfigError
 from devkit.globs import matcher
@@ -15,7 +16,7 @@ from devkit.hook import git
 from devkit.hook.analyse import FileResult, FileSettings, analyse_batch, suppressed
 from devkit.hook.cache import ResultCache, blob_id
 from devkit.hook.config import CHECKS, HookConfig, parse_pyproject
-from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, Declared, read_declared
+from devkit.hook.declared import DEFAULT_REQUIREMENT_FILES, read_declared
 from devkit.hook.findings import Finding
 from devkit.hook.sources import (
     DiskSource,
@@ -25,6 +26,9 @@ from devkit.hook.sources import (
     is_python,
     may_be_python,
 )
+
+if TYPE_CHECKING:
+    from devkit.hook.checks.requirements_check import RequirementsCheck
 
 # Below this much source, starting workers (~30 ms) costs more than it saves
 # (checking runs at roughly 2-3 MB of source per CPU second).
@@ -106,7 +110,10 @@ def run_hook(
             files.append((item.path, item.data))
         elif cache is not None and item.blob is not None:
             cache.put(item.blob, item.path, None)  # not checked: never read again
-    fresh = _analyse_all(files, settings, jobs)
+    judge = _Requirements(config, source, [i.path for i in items], cache)
+    # While worker processes check the files, this one gets the requirements
+    # check ready (it would otherwise wait for them, then work alone).
+    fresh = _analyse_all(files, settings, jobs, meanwhile=judge.prepare_all)
     if cache is not None:
         blobs = {i.path: i.blob for i in todo}
         for result in fresh:
@@ -114,7 +121,7 @@ def run_hook(
             if blob is not None:
                 cache.put(blob, result.path, result)
         cache.save()
-    run = _collect(root, results + fresh, config, source, cache)
+    run = _collect(root, results + fresh, config, judge)
     run.cached = len(results)
     return run
 
@@ -167,8 +174,15 @@ def _settings(config: HookConfig, paths: list[str]) -> FileSettings:
 
 
 def _analyse_all(
-    files: list[tuple[str, bytes]], settings: FileSettings, jobs: int | None
+    files: list[tuple[str, bytes]],
+    settings: FileSettings,
+    jobs: int | None,
+    meanwhile: Callable[[], None] = lambda: None,
 ) -> list[FileResult]:
+    """Every file's results, by worker processes for large runs.
+
+    `meanwhile` runs here while the workers work (not at all in a serial run).
+    """
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     total = sum(len(data) for _, data in files)
@@ -178,9 +192,7 @@ def _analyse_all(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # Many small batches: bytes predict CPU poorly (one 4.6 MB data module in
-    # moto checks in 0.04 s), so the pool balances the rest as it goes.
-    batches = _balanced([len(data) for _, data in files], jobs * 16)
+    batches = _guided([len(data) for _, data in files], jobs)
     fork = sys.platform == "linux"
     context = multiprocessing.get_context("fork") if fork else None
     global _FORKED_FILES
@@ -199,6 +211,7 @@ def _analyse_all(
                     [[files[i] for i in batch] for batch in batches],
                     [settings] * len(batches),
                 )
+            meanwhile()  # every batch is submitted: the workers are busy
             return [result for chunk in chunks for result in chunk]
     finally:
         gc.unfreeze()
@@ -214,29 +227,43 @@ def _analyse_forked(batch: list[int], settings: FileSettings) -> list[FileResult
     return analyse_batch([_FORKED_FILES[i] for i in batch], settings)
 
 
-def _balanced(sizes: list[int], count: int) -> list[list[int]]:
-    """Indices in `count` batches of similar total size, largest files first."""
-    # Largest first into the lightest batch, so no worker idles at the end.
-    batches: list[list[int]] = [[] for _ in range(count)]
-    totals = [0] * count
-    for index in sorted(range(len(sizes)), key=sizes.__getitem__, reverse=True):
-        lightest = totals.index(min(totals))
-        batches[lightest].append(index)
-        totals[lightest] += sizes[index]
-    return [batch for batch in batches if batch]
+def _guided(sizes: list[int], jobs: int) -> list[list[int]]:
+    """Indices in batches that shrink as the work left does, largest files first.
+
+    Each batch holds about 1/(2 x jobs) of the bytes still unassigned, down to
+    a floor: few round trips early, and small batches at the end so no worker
+    idles long while another finishes ("guided" scheduling). Bytes predict CPU
+    poorly (one 4.6 MB data module in moto checks in 0.04 s); the pool hands
+    out the next batch to whichever worker is free, which evens that out.
+    """
+    order = sorted(range(len(sizes)), key=sizes.__getitem__, reverse=True)
+    left = sum(sizes)
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    filled = 0
+    for index in order:
+        batch.append(index)
+        filled += sizes[index]
+        if filled >= max(left / (2 * jobs), _MIN_BATCH_BYTES):
+            batches.append(batch)
+            left -= filled
+            batch, filled = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+# The smallest batch (but for the last): about 10 ms of checking.
+_MIN_BATCH_BYTES = 24 * 1024
 
 
 def _collect(
-    root: Path,
-    results: list[FileResult],
-    config: HookConfig,
-    source: Source,
-    cache: ResultCache | None,
+    root: Path, results: list[FileResult], config: HookConfig, judge: _Requirements
 ) -> RunResult:
     findings = [f for r in results for f in r.findings]
     summaries = [CheckSummary(check) for check in CHECKS]
     if config.runs("requirements"):
-        req_findings, skipped = _requirements(results, config, source, cache)
+        req_findings, skipped = judge.judge(results)
         findings += req_findings
         summaries[CHECKS.index("requirements")].skipped = skipped
     noqa = {r.path: r.noqa for r in results}
@@ -248,33 +275,79 @@ def _collect(
     return RunResult(root, findings, len(results), summaries, strict=config.asl_strict)
 
 
-def _requirements(
-    results: list[FileResult],
-    config: HookConfig,
-    source: Source,
-    cache: ResultCache | None,
-) -> tuple[list[Finding], str]:
-    if not any(r.imports for r in results):
-        return [], ""
-    # Imported here: only a run with imports to judge needs them.
-    from devkit.hook.checks.requirements_check import RequirementsCheck
-    from devkit.hook.firstparty import LocalModules
+class _Requirements:
+    """The requirements check: what the project declares, its own modules, a verdict.
 
-    declared: Declared = (
-        cache.declared(source.read, config.requirement_files)
-        if cache is not None
-        else read_declared(source.read, config.requirement_files)
-    )
-    if not declared.sources:
-        names = " or ".join((*DEFAULT_REQUIREMENT_FILES, "pyproject.toml", "setup.cfg"))
-        return [], f"nothing declared: no {names} found"
-    local = LocalModules(
-        [*source.tracked_paths(), *(r.path for r in results)], source.submodules()
-    )
-    check = RequirementsCheck(
-        declared=declared,
-        local=local,
-        module_map=config.module_map,
-        ignore_modules=config.ignore_modules,
-    )
-    return [f for r in results for f in check.check(r.path, r.imports)], ""
+    Made ready on demand, or early (`prepare_all`) while workers check files.
+    """
+
+    def __init__(
+        self,
+        config: HookConfig,
+        source: Source,
+        paths: list[str],
+        cache: ResultCache | None,
+    ) -> None:
+        self._config, self._source, self._paths, self._cache = (
+            config, source, paths, cache,
+        )  # fmt: skip
+        self._check: RequirementsCheck | None = None
+        self._error: ConfigError | None = None
+        self._ready = False
+
+    def prepare_all(self) -> None:
+        """Everything a verdict needs, the installed-distribution map included."""
+        if not self._config.runs("requirements"):
+            return
+        self._prepare()
+        if self._check is not None:
+            from devkit.hook import distributions
+
+            distributions.installed_map()
+
+    def judge(self, results: list[FileResult]) -> tuple[list[Finding], str]:
+        """The findings for the results' imports, and why the check was skipped."""
+        if not any(r.imports for r in results):
+            return [], ""
+        self._prepare()
+        if self._error is not None:
+            raise self._error
+        if self._check is None:
+            names = " or ".join(
+                (*DEFAULT_REQUIREMENT_FILES, "pyproject.toml", "setup.cfg")
+            )
+            return [], f"nothing declared: no {names} found"
+        check = self._check
+        return [f for r in results for f in check.check(r.path, r.imports)], ""
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        self._ready = True
+        # Imported here: only a run with imports to judge needs them.
+        from devkit.hook.checks.requirements_check import RequirementsCheck
+        from devkit.hook.firstparty import LocalModules
+
+        files = self._config.requirement_files
+        try:
+            declared = (
+                self._cache.declared(self._source.read, files)
+                if self._cache is not None
+                else read_declared(self._source.read, files)
+            )
+        except ConfigError as exc:
+            # Raised only if some import needs judging, as before workers.
+            self._error = exc
+            return
+        if not declared.sources:
+            return
+        # The checked paths count too: files on disk may not be tracked.
+        local = LocalModules(
+            [*self._source.tracked_paths(), *self._paths], self._source.submodules()
+        )
+        self._check = RequirementsCheck(
+            declared=declared,
+            local=local,
+            module_map=self._config.module_map,
+            ignore_modules=self._config.ignore_modules,
+        )

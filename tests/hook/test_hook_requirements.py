@@ -9,12 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from devkit.errors import ConfigError
 from devkit.hook import distributions
+from devkit.hook import run as hook_run
 from devkit.hook.declared import read_declared
 from devkit.hook.run import run_hook
 from testing.gitrepo import clean_env, commit_all, git, init_repo, write
 
 BIN = Path(sys.executable).parent
+
+
+def lines(result) -> list[str]:
+    return [f.format() for f in result.findings]
 
 
 def check(repo, files: dict[str, str]) -> list[str]:
@@ -38,9 +44,9 @@ def installed(tmp_path, monkeypatch):
     (info / "top_level.txt").write_text("fakemod\n")
     monkeypatch.syspath_prepend(str(site))
     importlib.invalidate_caches()
-    distributions._packages_distributions.cache_clear()
+    distributions.installed_map.cache_clear()
     yield
-    distributions._packages_distributions.cache_clear()
+    distributions.installed_map.cache_clear()
 
 
 def test_undeclared_import_names_the_distribution_to_add(repo):
@@ -398,6 +404,44 @@ def test_a_module_beside_a_package_file_does_not_hide_a_distribution(repo):
         "pkg/api.py:1:1: 'requests' is imported but no requirement provides it"
         " (add requests)"
     ]
+
+
+def test_a_run_by_worker_processes_judges_imports_as_a_serial_one(repo, monkeypatch):
+    # While workers check the files, the main process reads the declarations
+    # early: a broken one must still count only when an import needs it.
+    monkeypatch.setattr(hook_run, "PARALLEL_MIN_BYTES", 1)
+    write(repo, "requirements.txt", "requests\n-r more.txt\n")
+    write(repo, "more.txt", "click\n")
+    write(repo, "pkg/__init__.py", "")
+    for n in range(6):
+        write(repo, f"pkg/m{n}.py", f"import os\n\nX{n} = os.sep\n")
+    write(repo, "pkg/app.py", "import click, requests, yaml\nclick, requests, yaml\n")
+    commit_all(repo)
+    expected = [
+        "pkg/app.py:1:1: 'yaml' is imported but no requirement provides it (add PyYAML)"
+    ]
+    for jobs in (1, 2):
+        assert lines(run_hook(all_files=True, jobs=jobs, use_cache=False)) == expected
+    git(repo, "rm", "-q", "--cached", "more.txt", "pkg/app.py")
+    for jobs in (1, 2):  # only the standard library: nothing to judge
+        assert lines(run_hook(all_files=True, jobs=jobs, use_cache=False)) == []
+    git(repo, "add", "pkg/app.py")
+    for jobs in (1, 2):
+        with pytest.raises(ConfigError, match="more.txt, which does not exist"):
+            run_hook(all_files=True, jobs=jobs, use_cache=False)
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 4])
+def test_work_is_handed_out_in_shrinking_batches(jobs):
+    sizes = [5_000_000, 7, 300_000, *range(1000, 200_000, 997)]
+    batches = hook_run._guided(sizes, jobs)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(sizes)))
+    totals = [sum(sizes[i] for i in batch) for batch in batches]
+    assert batches[0][0] == 0  # the largest file goes first
+    half = len(totals) // 2  # big batches first, small ones to finish with
+    assert min(totals[:half]) > max(totals[half:])
+    assert len(batches) >= 2 * jobs
+    assert min(totals[:-1]) >= hook_run._MIN_BATCH_BYTES
 
 
 def test_a_missing_include_is_a_one_line_config_error(repo):

@@ -198,10 +198,14 @@ def simulate_cmd(
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--input is not JSON: {exc}") from None
     tasks: dict[str, TaskFunc] = {}
+    scripts = [parse_task_option(spec) for spec in task_specs]
     if tasks_module is not None:
-        tasks.update(load_tasks_module(tasks_module, task_states(doc)))
-    for spec in task_specs:
-        script = parse_task_option(spec)
+        # The module serves the Task states no --task scripts (so a Lambda
+        # handler module can serve the one that is left).
+        scripted = {s.state for s in scripts}
+        left = [n for n in task_states(doc) if n not in scripted]
+        tasks.update(load_tasks_module(tasks_module, left))
+    for script in scripts:
         tasks[script.state] = script
     with _tasks_see(aws):
         execution = simulate(doc, tasks, execution_input, seed=seed, world=_world(aws))

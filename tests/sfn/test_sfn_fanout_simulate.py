@@ -76,7 +76,7 @@ def fanout(tmp_path, **options):
     return target
 
 
-def simulate(target, s3, endpoint, manifest_path, *more):
+def simulate(target, s3, endpoint, manifest_path, *more, extra=None):
     s3.put_object(
         Bucket="sim", Key="manifests/items.jsonl", Body=manifest_path.read_bytes()
     )
@@ -84,6 +84,7 @@ def simulate(target, s3, endpoint, manifest_path, *more):
         "manifest": {"bucket": "sim", "key": "manifests/items.jsonl"},
         "prefix": "s3://sim/mirror/",
         "results": {"bucket": "sim", "prefix": "fanout-results"},
+        **(extra or {}),
     }
     return main(
         ["sfn", "simulate", str(target / "statemachine.asl.json"),
@@ -413,3 +414,24 @@ def test_a_result_writer_bucket_that_does_not_exist_fails_the_state(
     run = json.loads(capsys.readouterr().out)
     assert run["error"] == "States.ResultWriterFailed"
     assert "NoSuchBucket" in run["cause"]
+
+
+def test_wait_for_machine_runs_with_the_handler_module_and_a_scripted_gatekeeper(
+    aws_endpoint, s3, source, tmp_path, capsys
+):
+    for i in range(3):
+        source.add(f"/w{i}", 500 + i)
+    items = [{"url": source.url(f"/w{i}"), "key": f"w/{i}"} for i in range(3)]
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in items))
+    target = fanout(tmp_path, wait_for="marker")
+    example = json.loads((target / "input.example.json").read_text())
+    rc = simulate(
+        target, s3, aws_endpoint, path, "--task", "Gatekeeper=NotReadyError*2,{}",
+        "--json", extra={"wait_for": example["wait_for"]},
+    )  # fmt: skip
+    run = json.loads(capsys.readouterr().out)
+    assert rc == 0, run["error"]
+    assert run["output"]["map_run"]["MapRunArn"]
+    for i in range(3):
+        assert body(s3, "sim", f"mirror/w/{i}") == body_bytes(0, 500 + i)

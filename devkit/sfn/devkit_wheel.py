@@ -27,8 +27,8 @@ from devkit.fileio import atomic_write
 from devkit.lambda_package.zipwriter import ZipEntry, compress, dos_timestamp, write_zip
 
 WHEEL = "Wheel-Version: 1.0\nGenerator: devkit sfn deploy\nRoot-Is-Purelib: true\n"
-_SKIP = ("__pycache__",)
 PINNED_MTIME = 315_532_800  # 1980-01-01T00:00:00Z, the zip epoch
+_SKIP = ("__pycache__",)  # and dotfiles: caches, never the package's
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 
 

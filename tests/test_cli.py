@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+import pytest
+
 from devkit import __version__
-from devkit.cli import main
-from devkit.errors import ExitCode
+from devkit.cli import main, run_command
+from devkit.errors import ConfigError, ExitCode
 
 
 def test_version(capsys):
@@ -104,3 +107,47 @@ def test_readme_exit_code_table_matches_the_code():
     table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     documented = {int(m) for m in re.findall(r"^\| (\d+) \|", table, re.M)}
     assert documented == {int(code) for code in ExitCode}
+
+
+def _raising(exc: BaseException) -> click.Command:
+    @click.command()
+    def boom() -> None:
+        raise exc
+
+    return boom
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "stderr"),
+    [
+        (KeyboardInterrupt(), 130, "\n"),  # click ends the ^C line
+        (click.exceptions.Abort(), 130, ""),
+        (BrokenPipeError(), 1, ""),
+        (
+            ConfigError("no region: pass --region\nsecond line"),
+            2,
+            "error: no region: pass --region\n",
+        ),
+        (
+            RuntimeError("a bug"),
+            3,
+            "error: internal error; rerun with DEVKIT_DEBUG=1 and report it\n",
+        ),
+    ],
+)
+def test_every_outcome_has_one_exit_code_and_at_most_one_line(
+    exc, code, stderr, capsys
+):
+    assert run_command(_raising(exc), [], prog_name="boom") == code
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", stderr)
+
+
+def test_devkit_debug_shows_the_traceback_of_an_internal_error(capsys, monkeypatch):
+    monkeypatch.setenv("DEVKIT_DEBUG", "1")
+    assert run_command(_raising(RuntimeError("a bug")), [], prog_name="boom") == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: a bug" in err
+    assert err.endswith(
+        "error: internal error; rerun with DEVKIT_DEBUG=1 and report it\n"
+    )

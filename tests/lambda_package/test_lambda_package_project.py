@@ -265,3 +265,56 @@ def test_lock_builds_reuse_the_cache_without_an_unpinned_note(build, uv_project)
     said: list[str] = []
     assert build(uv_project, on_status=said.append).cache_hit is True
     assert said == ["dependencies from uv.lock (requirements.txt ignored)"]
+
+
+WHEEL = {
+    "name": "purepkg-1.0-py3-none-any.whl",
+    "url": "https://h/purepkg-1.0-py3-none-any.whl",
+}
+
+
+@pytest.mark.parametrize(
+    ("lock", "error"),
+    [
+        ('lock-version = "2.0"\n', r"pylock\.toml: lock-version '2\.0' is not 1\.x"),
+        (
+            'lock-version = "1.0"\n[[packages]]\nname = "purepkg"\nversion = "1.0"\n'
+            "marker = \"python_version >>> '3'\"\n",
+            r"pylock\.toml: cannot evaluate marker",
+        ),
+        (
+            'lock-version = "1.0"\n[[packages]]\nname = "purepkg"\nversion = "1.0"\n'
+            'wheels = [{name = "purepkg-1.0-cp39-cp39-win_amd64.whl", url = "x"}]\n',
+            r"has no wheel of purepkg==1\.0 for python3\.12 x86_64",
+        ),
+        (
+            'lock-version = "1.0"\n[[packages]]\nname = "purepkg"\nversion = "1.0"\n'
+            f'wheels = [{{name = "{WHEEL["name"]}", url = "{WHEEL["url"]}"}}]\n',
+            r"pylock\.toml: the wheel of purepkg has no sha256 hash",
+        ),
+    ],
+)
+def test_a_pylock_that_cannot_be_installed_exactly_is_one_error(
+    build, function_dir, lock, error
+):
+    (function_dir / "pylock.toml").write_text(lock)
+    with pytest.raises((ConfigError, BuildError), match=error):
+        build(function_dir)
+
+
+def test_a_poetry_lock_without_wheel_hashes_is_an_error(build, function_dir):
+    (function_dir / "poetry.lock").write_text(
+        '[[package]]\nname = "purepkg"\nversion = "1.0"\ngroups = ["main"]\n'
+        'files = [{file = "purepkg-1.0.tar.gz", hash = "sha256:00"}]\n'
+        '[metadata]\nlock-version = "2.1"\n'
+    )
+    with pytest.raises(BuildError, match=r"lists no wheel of purepkg==1\.0"):
+        build(function_dir)
+
+
+def test_a_bad_line_in_a_hashed_file_names_file_and_line(build, function_dir):
+    (function_dir / "requirements.txt").write_text(
+        "purepkg==1.0 --hash=sha256:00\n\nnot a requirement! --hash=sha256:00\n"
+    )
+    with pytest.raises(ConfigError, match=r"requirements\.txt:3: bad requirement"):
+        build(function_dir, installer="pip")

@@ -27,6 +27,7 @@ from testing.gitrepo import git, init_repo, write
         ("a/_b.py", "[!_]*.py", False),
         ("a/b.py", "[!_]*.py", True),
         ("a/b.py", "[", False),
+        ("a/^.py", "[^]?py", True),  # `^` first in a class is literal
         ("x[1].py", "x[[]1].py", True),
         ("a/b/c.py", "a/?/c.py", True),
         ("a/b/c.py", "a/[!b]/c.py", False),

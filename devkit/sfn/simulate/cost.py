@@ -3,8 +3,9 @@
 Prices are us-east-1 list prices (https://aws.amazon.com/step-functions/pricing/,
 https://aws.amazon.com/lambda/pricing/), before free tiers:
 
-- Standard children: $0.025 per 1,000 state transitions, retries included. The
-  Map Run counts one transition per child it starts, on top of the child's own.
+- Standard children: $0.025 per 1,000 state transitions, retries included.
+  One transition is counted per child started, on top of the child's own: the
+  pricing page does not break a Map Run down, and this is the higher reading.
 - Express children: $1.00 per million requests (one per child) plus
   $0.00001667 per GB-second (the first tier), the duration rounded up to
   100 ms and the memory billed in 64 MB chunks (a child whose payloads are

@@ -435,3 +435,28 @@ def test_wait_for_machine_runs_with_the_handler_module_and_a_scripted_gatekeeper
     assert run["output"]["map_run"]["MapRunArn"]
     for i in range(3):
         assert body(s3, "sim", f"mirror/w/{i}") == body_bytes(0, 500 + i)
+
+
+def test_jsonata_distributed_map_reads_with_arguments(
+    aws_endpoint, s3, tmp_path, capsys
+):
+    s3.put_object(Bucket="sim", Key="in.jsonl", Body=b'{"n": 1}\n\n{"n": 2}\n')
+    doc = machine(
+        {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSONL"},
+            "Arguments": {"Bucket": "{% $states.input.b %}", "Key": "in.jsonl"},
+        },
+        ItemSelector={"twice": "{% $states.context.Map.Item.Value.n * 2 %}"},
+    )
+    doc["QueryLanguage"] = "JSONata"
+    processor = doc["States"]["Map"]["ItemProcessor"]
+    processor["States"] = {"Good": {"Type": "Pass", "End": True}}
+    processor["StartAt"] = "Good"
+    path = tmp_path / "m.asl.json"
+    path.write_text(json.dumps(doc))
+    rc = main(["sfn", "simulate", str(path), "--input", '{"b": "sim"}',
+               "--endpoint-url", aws_endpoint, "--json"])  # fmt: skip
+    run = json.loads(capsys.readouterr().out)
+    assert rc == 0, run["cause"]
+    assert run["output"] == [{"twice": 2}, {"twice": 4}]

@@ -227,6 +227,15 @@ def simulate_cmd(
         out.result(f"cost         ${execution.cost_usd:.5f} (Standard)")
         for line in _distributed_lines(execution, lambda_memory, scale):
             out.result(line)
+    if out.verbose:
+        for run in execution.map_runs:
+            for child in run.children:
+                if child.status != "SUCCEEDED":
+                    why = child.execution.error if child.execution else ""
+                    out.info(
+                        f"{run.state} child {child.name}: {child.status} "
+                        f"({child.items} item(s)) {why or ''}".rstrip()
+                    )
     return ExitCode.OK if execution.status == "SUCCEEDED" else ExitCode.FAILURE
 
 

@@ -365,6 +365,14 @@ def test_json_array_reader_and_a_tolerated_failure_count(
         tmp_path, aws_endpoint, machine(reader, ToleratedFailureCount=1), capsys
     )
     assert rc == 1 and run["error"] == "States.ExceedToleratedFailureThreshold"
+    # -v names each child that did not succeed, on stderr
+    rc = main(["sfn", "simulate", str(tmp_path / "m.asl.json"), "-v",
+               "--endpoint-url", aws_endpoint])  # fmt: skip
+    err = capsys.readouterr().err
+    failed = [
+        line for line in err.splitlines() if ": FAILED (1 item(s)) BadItem" in line
+    ]
+    assert rc == 1 and len(failed) == 2 and failed[0].startswith("Map child ")
 
 
 def test_default_writer_config_exports_json_arrays_of_records_that_results_reads(

@@ -221,7 +221,7 @@ def run_distributed(st: _State, data: Any, processor: dict[str, Any]) -> Any:
     exceeded = _schedule(st, run, child_doc, tolerated, slots)
     # Without an export the outputs are the result; a failed child is given
     # whole, as AWS does ("returns its execution result unchanged").
-    machine_arn = f"arn:aws:states:{ACCOUNT}:stateMachine:{label}"
+    machine_arn = _child_machine_arn(st)
     output: Any = [
         c.execution.output if c.status == SUCCEEDED else c.record(machine_arn)
         for c in run.children
@@ -237,6 +237,11 @@ def run_distributed(st: _State, data: Any, processor: dict[str, Any]) -> Any:
     run.status = "SUCCEEDED"
     st.event("MapRunSucceeded")
     return output
+
+
+def _child_machine_arn(st: _State) -> str:
+    """The child executions' machine: the parent's name and the Map's."""
+    return f"arn:aws:states:{ACCOUNT}:stateMachine:{_machine_name(st.interp)}/{st.name}"
 
 
 def _machine_name(interp: Interpreter) -> str:
@@ -546,10 +551,7 @@ def _write_results(
     config = writer.get("WriterConfig") or {}
     transformation = str(config.get("Transformation", "NONE")).upper()
     jsonl = str(config.get("OutputType", "JSON")).upper() == "JSONL"
-    # The child executions' machine: the parent's name and the Map's.
-    machine_arn = (
-        f"arn:aws:states:{ACCOUNT}:stateMachine:{_machine_name(st.interp)}/{st.name}"
-    )
+    machine_arn = _child_machine_arn(st)
     files: dict[str, list[dict[str, Any]]] = {SUCCEEDED: [], FAILED: [], PENDING: []}
     groups: dict[str, list[Any]] = {SUCCEEDED: [], FAILED: [], PENDING: []}
     for child in run.children:

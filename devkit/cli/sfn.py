@@ -23,10 +23,11 @@ if TYPE_CHECKING:
 
 @click.group("sfn")
 def sfn_group() -> None:
-    """Step Functions: generate, check, simulate, deploy and wait on a machine.
+    """Step Functions: generate, check, simulate, deploy, run and wait on a machine.
 
-    Built around the gatekeeper loop: a Task polls a Lambda that raises
-    NotReadyError until work done elsewhere is finished.
+    Two patterns: the gatekeeper loop (a Task polls a Lambda that raises
+    NotReadyError until work done elsewhere is finished), and a fanout of
+    many URLs into S3 on a Distributed Map over devkit's s3-stream handler.
     """
 
 
@@ -722,7 +723,7 @@ def run_cmd(
 ) -> int:
     """Upload a manifest and run a deployed fanout machine over it, then wait.
 
-    DEST is the s3://BUCKET/PREFIX/ of items that give a `key`. Exit codes as
+    s3://BUCKET/PREFIX/ is where items that give a `key` go. Exit codes as
     `sfn wait`: 0 SUCCEEDED, 20 FAILED, 21 TIMED_OUT, 22 ABORTED, 23 --timeout.
     """
     import json

@@ -468,3 +468,14 @@ def test_jsonata_distributed_map_reads_with_arguments(
     run = json.loads(capsys.readouterr().out)
     assert rc == 0, run["cause"]
     assert run["output"] == [{"twice": 2}, {"twice": 4}]
+
+
+def test_results_when_s3_cannot_be_reached_is_unavailable(monkeypatch, capsys):
+    from testing.fake_google import free_port
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    rc = main(["sfn", "results", "s3://sim/r/", "--endpoint-url", endpoint])
+    err = capsys.readouterr().err
+    assert rc == 6
+    assert err.startswith("error: cannot read s3://sim/r/: EndpointConnectionError")

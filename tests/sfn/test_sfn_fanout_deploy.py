@@ -199,3 +199,31 @@ def test_wait_for_deploys_both_functions(tmp_path, sfn_recorder, shared_cache, c
     assert states["Gatekeeper"]["Resource"] == gate["arn"]
     stream_task = states["Fanout"]["ItemProcessor"]["States"]["Stream"]
     assert stream_task["Resource"] == stream["arn"]
+
+
+def test_a_plain_install_of_devkit_packs_the_same_wheel(tmp_path):
+    """From site-packages (not the editable source tree) the same bytes come out."""
+    from devkit.lambda_package.installers import uv_bin
+    from devkit.sfn.devkit_wheel import write_devkit_wheel
+
+    wheel = write_devkit_wheel(tmp_path / "editable")
+    target = tmp_path / "site"
+    subprocess.run(
+        [uv_bin(), "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+         "--python", sys.executable, str(wheel)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    code = (
+        "import sys, devkit\n"
+        "from pathlib import Path\n"
+        "from devkit.sfn.devkit_wheel import write_devkit_wheel\n"
+        "assert devkit.__file__.startswith(sys.argv[1]), devkit.__file__\n"
+        "print(write_devkit_wheel(Path(sys.argv[2])))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(target), str(tmp_path / "installed")],
+        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).read_bytes() == wheel.read_bytes()

@@ -193,3 +193,17 @@ def test_waiting_goes_through_sfn_waits_exit_codes(project, tmp_path, capsys):
     stopper.join()
     assert rc == ExitCode.EXECUTION_ABORTED == 22
     assert "execution ABORTED" in err
+
+
+def test_a_manifest_that_cannot_be_uploaded_starts_nothing(project, tmp_path, capsys):
+    manifest = tmp_path / "items.jsonl"
+    manifest.write_bytes(JSONL)
+    uri = "s3://no-such-bucket/m.jsonl"
+    rc, out, err = run(capsys, project, "s3://data/m/", "--manifest", str(manifest),
+                       "--manifest-uri", uri, "-q")  # fmt: skip
+    assert rc == 1 and out == ""
+    assert err.startswith(
+        "error: uploading the manifest to s3://no-such-bucket/m.jsonl"
+    )
+    assert "NoSuchBucket" in err and len(err.splitlines()) == 1
+    assert executions() == []

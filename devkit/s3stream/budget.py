@@ -37,8 +37,8 @@ MARGIN = 4 * MiB
 # budget buys about 12.
 MAX_S3_CONNECTIONS = 16
 MAX_SOURCE_CONNECTIONS = 8
-# The smallest source range: the probe that decides between one stream and
-# several measures its first MiB (ranged.DECIDE_AFTER).
+# The smallest source range (ranged.DECIDE_AFTER): smaller ones cost more in
+# requests than they win.
 MIN_RANGE = MiB
 RANGE_ALIGN = 64 << 10
 # Without ranged reads a fast source is limited by one S3 connection's speed:

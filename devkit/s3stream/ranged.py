@@ -41,14 +41,20 @@ _WAIT = 0.5  # seconds between checks for an error or a stop while waiting
 # (what the consumer hands on, for the deadline and progress), so several
 # connections do not wake every waiting thread every 256 KiB.
 _READ = 1 << 20
-# One range connection probes first; its first MiB decides (the first
-# response cannot: it sat in socket buffers while the S3 client was made). A
-# source that gives one connection this much already outruns what the S3 side
-# takes on this kind of machine, and more connections would only cost memory
-# and CPU (loopback, the same region): the rest is read from the first
-# response. Slower sources get all the connections.
+# One range connection probes first (the first response cannot: it sat in
+# socket buffers while the S3 client was made). A source that gives one
+# connection FAST_SOURCE already outruns what the S3 side takes on this kind
+# of machine, and more connections would only cost memory and CPU (loopback,
+# the same region): the rest is read from the first response. Slower sources
+# get all the connections. The probe reads PROBE_BYTES, or stops as soon as
+# the time they would take at FAST_SOURCE has passed (a far source is judged
+# in 40 ms, as with a 1 MiB probe); 1 MiB alone misjudged loopback as slow
+# when a loaded machine paused the reader for 7 ms.
+PROBE_BYTES = 4 << 20
+FAST_SOURCE = 100e6  # bytes per second on one connection (the family: 10-50)
+# Ranges are at least this long: smaller ones cost more in requests than they
+# win (and real parts are 5 MiB or more).
 DECIDE_AFTER = 1 << 20
-FAST_SOURCE = 150e6  # bytes per second on one connection
 
 
 def can_range(src: object) -> bool:
@@ -420,6 +426,9 @@ class RangedSource:
                 chunk.got += n
                 sh.cond.notify_all()
             got = chunk.got - began_at
-            if not self._decided and got >= min(DECIDE_AFTER, chunk.length):
-                self._decide(got, time.monotonic() - answered)
+            if not self._decided:
+                took = time.monotonic() - answered
+                probed = got >= min(PROBE_BYTES, chunk.length)
+                if probed or took >= PROBE_BYTES / self._fast_source:
+                    self._decide(got, took)
         return progressed

@@ -25,16 +25,18 @@ DEFAULT_BUDGET = 128 * MiB
 LAMBDA_SHARE = 0.75
 LAMBDA_ROOM = 32 * MiB
 # Besides its buffer, each connection's thread, socket and botocore or
-# requests objects (measured: under 1 MiB each), plus a fixed margin for
-# what the first requests allocate (TLS context, endpoint resolution).
-PER_CONNECTION = MiB
+# requests objects, plus a fixed margin for what the first requests allocate
+# (TLS context, endpoint resolution). Measured peak RSS less resident size
+# less buffers: 1-4 MiB in all, at 3 to 26 connections; 1 MiB each (the
+# earlier guess) left 15 MiB of the default budget unused.
+PER_CONNECTION = 256 << 10
 MARGIN = 4 * MiB
 # S3 paces each request (40-100 MB/s, 10-40 ms before it answers), so where
 # S3 is the limit throughput grows with every connection the budget buys
 # (measured, fast source into a 60 MB/s, 20 ms S3: 6, 10 and 14 connections
 # streamed 384 MiB in 1.8-1.9, 1.4-1.6 and 1.2-1.3 s); where the CPU is (loopback)
 # idle connections cost nothing. The cap only bounds threads: the default
-# budget buys about 12.
+# budget buys about 14.
 MAX_S3_CONNECTIONS = 16
 MAX_SOURCE_CONNECTIONS = 8
 # The smallest source range (ranged.DECIDE_AFTER): smaller ones cost more in

@@ -249,6 +249,10 @@ def bench_project(name: str, runs: int, sdist: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="devkit-bench-hook-") as tmp:
         work = Path(tmp)
         env = clean_env({"PRE_COMMIT_HOME": str(work / "pre-commit-cache")})
+        # Every tool runs as installed, its bytecode compiled once (pip does at
+        # install): without this a development shell's PYTHONDONTWRITEBYTECODE
+        # would have an editable devkit compile its own source on every run.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         if sdist:
             repo, label, n_files, n_lines = make_repo_from_sdist(work, name)
             target = "."

@@ -110,7 +110,9 @@ def run_hook(
             files.append((item.path, item.data))
         elif cache is not None and item.blob is not None:
             cache.put(item.blob, item.path, None)  # not checked: never read again
-    judge = _Requirements(config, source, [i.path for i in items], cache)
+    # Files on disk may not be tracked: they count as the project's modules too.
+    untracked = [i.path for i in items] if explicit else []
+    judge = _Requirements(config, source, untracked, cache)
     # While worker processes check the files, this one gets the requirements
     # check ready (it would otherwise wait for them, then work alone).
     fresh = _analyse_all(files, settings, jobs, meanwhile=judge.prepare_all)
@@ -341,7 +343,6 @@ class _Requirements:
             return
         if not declared.sources:
             return
-        # The checked paths count too: files on disk may not be tracked.
         local = LocalModules(
             [*self._source.tracked_paths(), *self._paths], self._source.submodules()
         )

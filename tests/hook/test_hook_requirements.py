@@ -431,6 +431,16 @@ def test_a_run_by_worker_processes_judges_imports_as_a_serial_one(repo, monkeypa
             run_hook(all_files=True, jobs=jobs, use_cache=False)
 
 
+def test_untracked_files_given_as_paths_are_the_projects_own_modules(repo):
+    # The pre-commit framework's way: paths on disk, maybe not tracked yet.
+    write(repo, "requirements.txt", "click\n")
+    write(repo, "tool.py", "import helper\nimport yaml\n\nhelper, yaml\n")
+    write(repo, "helper.py", "X = 1\n")
+    assert lines(run_hook(["tool.py", "helper.py"])) == [
+        "tool.py:2:1: 'yaml' is imported but no requirement provides it (add PyYAML)"
+    ]
+
+
 @pytest.mark.parametrize("jobs", [1, 2, 4])
 def test_work_is_handed_out_in_shrinking_batches(jobs):
     sizes = [5_000_000, 7, 300_000, *range(1000, 200_000, 997)]

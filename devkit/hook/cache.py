@@ -12,7 +12,7 @@ leave a stale verdict. What the project declares is parsed again only when a
 file it was read from changes: the few last answers are kept beside the
 entries with the content of every file each was read from.
 
-Entries live in 256 shard files per folder under the user cache folder
+Entries live in 64 shard files per folder under the user cache folder
 (`devkit.paths.cache_dir("hook")`), marshal-encoded (data only, nothing that
 runs code when read), each replaced atomically; a shard over its size bound
 drops its oldest entries, and only the few most recently used folders are kept.
@@ -41,8 +41,9 @@ from devkit.requirements import Reader
 if TYPE_CHECKING:
     from devkit.hook.checks.requirements_check import ImportUse
 
-FORMAT = 3  # 2: findings carry their warning flag; 3: only judged imports
-SHARD_BYTES = 512 * 1024  # 256 shards: at most 128 MiB per settings folder
+FORMAT = 4  # 2: findings carry their warning flag; 3: only judged imports; 4: 64
+SHARDS = 64  # files per folder: a cold run writes each once, a commit reads few
+SHARD_BYTES = 2 * 1024 * 1024  # 64 shards: at most 128 MiB per settings folder
 KEEP_FOLDERS = 4  # settings folders kept (other settings, older devkits)
 KEEP_DECLARED = 8  # declarations kept (projects sharing these settings)
 DECLARED = "declared"  # the file of those, beside the shards
@@ -86,7 +87,7 @@ class ResultCache:
 
     def get(self, blob: str, path: str) -> tuple[bool, FileResult | None]:
         """(found, result): result None for a file known not to be Python."""
-        shard = self._shards.get(blob[:2])
+        shard = self._shards.get(_shard_name(blob))
         if shard is None:
             shard = self._shard(blob)
         entry = shard.get(self.key(blob, path), _MISSING)
@@ -99,7 +100,7 @@ class ResultCache:
     def put(self, blob: str, path: str, result: FileResult | None) -> None:
         """Remember one file's result (None: not a Python file)."""
         self._shard(blob)[self.key(blob, path)] = _encode(result)
-        self._dirty.add(blob[:2])
+        self._dirty.add(_shard_name(blob))
 
     def save(self) -> None:
         """Write the shards that changed; any failure only costs a later miss."""
@@ -147,7 +148,7 @@ class ResultCache:
         return declared
 
     def _shard(self, blob: str) -> dict[str, Entry]:
-        name = blob[:2]
+        name = _shard_name(blob)
         shard = self._shards.get(name)
         if shard is None:
             shard = self._shards[name] = _read_shard(self.folder / name)
@@ -164,7 +165,7 @@ class ResultCache:
             for key in list(entries)[: max(1, len(entries) // 2)]:
                 del entries[key]
             data = marshal.dumps((FORMAT, entries))
-        # Not fsync'd: a cache entry lost in a crash is only a miss, and 256
+        # Not fsync'd: a cache entry lost in a crash is only a miss, and 64
         # fsyncs would cost a cold run more than the cache saves.
         atomic_write(self.folder / name, data, durable=False)
 
@@ -174,7 +175,7 @@ _MISSING: Entry = ("missing",)
 
 def _read_shard(path: Path) -> dict[str, Entry]:
     # One read, then loads: marshal.load on a file object reads object by
-    # object, 4x slower on a warm run's 256 shards.
+    # object, 4x slower on a warm run's shards.
     try:
         loaded = marshal.loads(path.read_bytes())
     except (OSError, EOFError, ValueError, TypeError):
@@ -187,6 +188,11 @@ def _read_shard(path: Path) -> dict[str, Entry]:
     ):
         return loaded[1]
     return {}
+
+
+def _shard_name(blob: str) -> str:
+    # Blob ids are uniform: their first byte, folded to SHARDS values.
+    return f"{int(blob[:2], 16) % SHARDS:02x}"
 
 
 def _digest(data: bytes | None) -> str | None:

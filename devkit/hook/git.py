@@ -139,9 +139,13 @@ def submodule_paths(root: Path) -> list[str]:
     return index_listing(root).submodules
 
 
-def read_blobs(root: Path, blobs: list[str]) -> list[bytes]:
-    """The content of each blob id, in order, from `git cat-file --batch`."""
-    if len(blobs) < _SPLIT_BLOBS:
+def read_blobs(root: Path, blobs: list[str], split: bool = True) -> list[bytes]:
+    """The content of each blob id, in order, from `git cat-file --batch`.
+
+    `split`: many blobs are read by two git processes at once (pass False
+    where another process already keeps the second core busy).
+    """
+    if not split or len(blobs) < _SPLIT_BLOBS:
         return _read_blob_batch(root, blobs)
     # Inflating is git's own CPU work: two processes share it on two cores.
     from concurrent.futures import ThreadPoolExecutor
@@ -157,11 +161,7 @@ def read_blobs(root: Path, blobs: list[str]) -> list[bytes]:
 def _read_blob_batch(root: Path, blobs: list[str]) -> list[bytes]:
     if not blobs:
         return []
-    out = git(
-        ["cat-file", "--batch"],
-        cwd=root,
-        stdin="".join(b + "\n" for b in blobs).encode(),
-    )
+    out = _cat_file(root, "--batch", blobs)
     contents, pos = [], 0
     for _ in blobs:
         header_end = out.index(b"\n", pos)
@@ -170,6 +170,24 @@ def _read_blob_batch(root: Path, blobs: list[str]) -> list[bytes]:
         contents.append(out[start : start + int(size)])
         pos = start + int(size) + 1  # the blob is followed by a newline
     return contents
+
+
+def blob_sizes(root: Path, blobs: list[str]) -> list[int]:
+    """The size of each blob id, in order (0: not in the object store).
+
+    Reads object headers only: ~20 ms for a few thousand loose objects, an
+    eighth of reading their content.
+    """
+    if not blobs:
+        return []
+    out = _cat_file(root, "--batch-check=%(objectsize)", blobs)
+    return [int(line) if line.isdigit() else 0 for line in out.split(b"\n")[:-1]]
+
+
+def _cat_file(root: Path, mode: str, blobs: list[str]) -> bytes:
+    return git(
+        ["cat-file", mode], cwd=root, stdin="".join(b + "\n" for b in blobs).encode()
+    )
 
 
 def read_staged(root: Path, path: str) -> bytes | None:

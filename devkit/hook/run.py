@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 # Below this much source, starting workers (~30 ms) costs more than it saves
 # (checking runs at roughly 2-3 MB of source per CPU second).
 PARALLEL_MIN_BYTES = 256 * 1024
+# Fewer files than this (a usual commit) are read here before deciding whether
+# to start workers; more are read by the workers, as they check them.
+READ_AHEAD_FILES = 128
 
 
 @dataclass
@@ -79,7 +82,6 @@ def run_hook(
     if explicit and all_files:
         raise ConfigError("pass either --all-files or paths, not both")
     source: Source
-    index: IndexSource | None = None
     found: list[tuple[str, str | None, bytes | None]]  # path, blob id, content
     if explicit:
         source = DiskSource(root)
@@ -97,27 +99,20 @@ def run_hook(
     settings = _settings(config, [i.path for i in items])
     cache = ResultCache(settings, cache_root) if use_cache else None
     results, todo = _from_cache(cache, items)
-    if index is not None and todo:
-        entries = [git.IndexEntry(i.path, i.blob or "", i.blob is None) for i in todo]
-        for item, data in zip(todo, index.contents(entries), strict=True):
-            item.data = data
-    files = []
-    is_asl = matcher(settings.asl)
-    for item in todo:
-        if item.data is not None and (
-            is_asl(item.path) or is_python(item.path, item.data[:128])
-        ):
-            files.append((item.path, item.data))
-        elif cache is not None and item.blob is not None:
-            cache.put(item.blob, item.path, None)  # not checked: never read again
     # Files on disk may not be tracked: they count as the project's modules too.
     untracked = [i.path for i in items] if explicit else []
     judge = _Requirements(config, source, untracked, cache)
     # While worker processes check the files, this one gets the requirements
     # check ready (it would otherwise wait for them, then work alone).
-    fresh = _analyse_all(files, settings, jobs, meanwhile=judge.prepare_all)
+    fresh, unchecked = _analyse_all(
+        root, todo, settings, jobs, meanwhile=judge.prepare_all
+    )
     if cache is not None:
         blobs = {i.path: i.blob for i in todo}
+        for path in unchecked:
+            blob = blobs[path]
+            if blob is not None:
+                cache.put(blob, path, None)  # not checked: never read again
         for result in fresh:
             blob = blobs[result.path]
             if blob is not None:
@@ -176,57 +171,126 @@ def _settings(config: HookConfig, paths: list[str]) -> FileSettings:
 
 
 def _analyse_all(
-    files: list[tuple[str, bytes]],
+    root: Path,
+    items: list[_Item],
     settings: FileSettings,
     jobs: int | None,
     meanwhile: Callable[[], None] = lambda: None,
-) -> list[FileResult]:
-    """Every file's results, by worker processes for large runs.
+) -> tuple[list[FileResult], list[str]]:
+    """Every file's results, by worker processes for large runs, and the paths
+    left unchecked (not Python after all, or a conflicted file now gone).
 
-    `meanwhile` runs here while the workers work (not at all in a serial run).
+    Staged content is read where it is checked: each worker reads its own
+    batches' blobs, so the workers start as soon as the blobs' sizes are
+    known instead of after this process has read every file. `meanwhile`
+    runs here while the workers work (not at all in a serial run).
     """
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    total = sum(len(data) for _, data in files)
-    if jobs <= 1 or len(files) < 2 or total < PARALLEL_MIN_BYTES:
-        return analyse_batch(files, settings)
+    if jobs <= 1 or len(items) < 2:
+        return _check_items(root, items, settings)
+    if len(items) < READ_AHEAD_FILES:
+        _read(root, items)  # the sizes from the content: one git process, not two
+    sizes = _sizes(root, items)
+    if sum(sizes) < PARALLEL_MIN_BYTES:
+        return _check_items(root, items, settings)
     # Imported here: a small commit never pays for the process pool.
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    batches = _guided([len(data) for _, data in files], jobs)
+    batches = _guided(sizes, jobs)
     fork = sys.platform == "linux"
     context = multiprocessing.get_context("fork") if fork else None
-    global _FORKED_FILES
-    _FORKED_FILES = files
+    global _FORKED_ITEMS
+    _FORKED_ITEMS = items
     # Objects that exist before the fork are never garbage: freezing them keeps
     # the workers' collections short (pyflakes allocates heavily) and their
     # pages shared.
     gc.freeze()
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            if fork:  # the workers already hold `files`: send indices only
-                chunks = pool.map(_analyse_forked, batches, [settings] * len(batches))
+            n = len(batches)
+            if fork:  # the workers already hold `items`: send indices only
+                chunks = pool.map(_check_forked, [root] * n, batches, [settings] * n)
             else:
                 chunks = pool.map(
-                    analyse_batch,
-                    [[files[i] for i in batch] for batch in batches],
-                    [settings] * len(batches),
+                    _check_items,
+                    [root] * n,
+                    [[items[i] for i in batch] for batch in batches],
+                    [settings] * n,
+                    [False] * n,
                 )
             meanwhile()  # every batch is submitted: the workers are busy
-            return [result for chunk in chunks for result in chunk]
+            results: list[FileResult] = []
+            unchecked: list[str] = []
+            for found, skipped in chunks:
+                results += found
+                unchecked += skipped
+            return results, unchecked
     finally:
         gc.unfreeze()
-        _FORKED_FILES = []
+        _FORKED_ITEMS = []
 
 
-# The files of a parallel run, set before the workers fork so they inherit
-# them instead of receiving megabytes of source through a pipe.
-_FORKED_FILES: list[tuple[str, bytes]] = []
+# The items of a parallel run, set before the workers fork so they inherit
+# them instead of receiving them through a pipe.
+_FORKED_ITEMS: list[_Item] = []
 
 
-def _analyse_forked(batch: list[int], settings: FileSettings) -> list[FileResult]:
-    return analyse_batch([_FORKED_FILES[i] for i in batch], settings)
+def _check_forked(
+    root: Path, batch: list[int], settings: FileSettings
+) -> tuple[list[FileResult], list[str]]:
+    return _check_items(root, [_FORKED_ITEMS[i] for i in batch], settings, False)
+
+
+def _check_items(
+    root: Path, items: list[_Item], settings: FileSettings, split: bool = True
+) -> tuple[list[FileResult], list[str]]:
+    """Read the items not yet read (as staged), then check the Python files
+    and ASL definitions among them; also the paths of the others.
+
+    `split` as for `git.read_blobs`: False in a worker, whose peers keep the
+    other cores busy.
+    """
+    _read(root, items, split)
+    is_asl = matcher(settings.asl)
+    files, unchecked = [], []
+    for item in items:
+        if item.data is not None and (
+            is_asl(item.path) or is_python(item.path, item.data[:128])
+        ):
+            files.append((item.path, item.data))
+        else:
+            unchecked.append(item.path)
+    return analyse_batch(files, settings), unchecked
+
+
+def _read(root: Path, items: list[_Item], split: bool = True) -> None:
+    """Fill in the staged content of the items not yet read."""
+    unread = [i for i in items if i.data is None]
+    if unread:
+        entries = [git.IndexEntry(i.path, i.blob or "", i.blob is None) for i in unread]
+        contents = IndexSource(root).contents(entries, split)
+        for item, data in zip(unread, contents, strict=True):
+            item.data = data
+
+
+def _sizes(root: Path, items: list[_Item]) -> list[int]:
+    """Each item's size in bytes, known without reading its content."""
+    blobs = [i.blob for i in items if i.data is None and i.blob is not None]
+    staged = iter(git.blob_sizes(root, blobs))
+    sizes = []
+    for item in items:
+        if item.data is not None:
+            sizes.append(len(item.data))
+        elif item.blob is not None:
+            sizes.append(next(staged))
+        else:  # conflicted: checked as in the working tree
+            try:
+                sizes.append((root / item.path).stat().st_size)
+            except OSError:
+                sizes.append(0)
+    return sizes
 
 
 def _guided(sizes: list[int], jobs: int) -> list[list[int]]:

@@ -67,11 +67,15 @@ class IndexSource(Source):
             self._cache.setdefault(name, None)
         return [e for e in entries if not _is_config(e.path)]
 
-    def contents(self, entries: list[git.IndexEntry]) -> list[bytes | None]:
-        """The staged content of each entry (None: a conflicted file now gone)."""
-        staged = iter(
-            git.read_blobs(self.root, [e.blob for e in entries if not e.conflicted])
-        )
+    def contents(
+        self, entries: list[git.IndexEntry], split: bool = True
+    ) -> list[bytes | None]:
+        """The staged content of each entry (None: a conflicted file now gone).
+
+        `split` as for `git.read_blobs`.
+        """
+        blobs = [e.blob for e in entries if not e.conflicted]
+        staged = iter(git.read_blobs(self.root, blobs, split))
         # Unresolved merges have no staged version: check the file as the user
         # sees it (conflict markers are a syntax error), never a side or the base.
         disk = DiskSource(self.root)

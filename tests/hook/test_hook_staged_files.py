@@ -108,6 +108,10 @@ def test_blobs_of_any_size_round_trip(repo):
     entries = hook_git.index_entries(repo)
     blobs = hook_git.read_blobs(repo, [e.blob for e in entries])
     assert blobs == [big, b""]
+    # Sizes (to share the work out before reading): 0 for an unknown object.
+    unknown = "0" * 40
+    ids = [entries[0].blob, unknown, entries[1].blob]
+    assert hook_git.blob_sizes(repo, ids) == [len(big), 0, 0]
 
 
 def test_first_commit_and_nothing_staged(repo):
@@ -150,3 +154,57 @@ def test_thousands_of_staged_paths(repo, monkeypatch):
         write(repo, f"p{i}.py", (repo / f"p{i}.py").read_text() + "\n")
     git(repo, "add", ".")
     assert lines(run_hook()) == ["p4.py:1:1: 'json' imported but unused"]
+
+
+def test_workers_check_the_staged_blobs_they_read_themselves(repo, monkeypatch):
+    # A large run's workers read their own files' content: it must be what is
+    # staged (never the working tree), a conflicted file as the user sees it,
+    # and a script's shebang judged from its staged version.
+    from devkit.hook import run as hook_run
+
+    for i in range(30):
+        write(repo, f"pkg/m{i:02}.py", CLEAN + f"# {i}\n")
+    write(repo, "merged.py", CLEAN)
+    commit_all(repo)
+    git(repo, "checkout", "-q", "-b", "side")
+    write(repo, "merged.py", CLEAN + "# side\n")
+    commit_all(repo, "side")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "merged.py", CLEAN + "# main\n")
+    commit_all(repo, "main")
+    assert git(repo, "merge", "side", check=False).returncode != 0
+    write(repo, "staged_unused.py", UNUSED)  # staged with a finding, then fixed
+    write(repo, "staged_clean.py", CLEAN)  # staged clean, then broken
+    write(repo, "tool", "#!/usr/bin/env python3\n" + UNUSED)
+    write(repo, "notes", "just words\n")
+    git(repo, "add", "staged_unused.py", "staged_clean.py", "tool", "notes")
+    write(repo, "staged_unused.py", CLEAN)
+    write(repo, "staged_clean.py", UNUSED)
+    write(repo, "tool", "just words\n")
+    write(repo, "notes", "#!/usr/bin/env python3\n" + UNUSED)
+    expected = [
+        "merged.py:4:1: invalid syntax",  # the conflict markers on disk
+        "staged_unused.py:1:1: 'json' imported but unused",
+        "tool:2:1: 'json' imported but unused",
+    ]
+    serial = run_hook(all_files=True, jobs=1, use_cache=False)
+    assert lines(serial) == expected, lines(serial)
+    monkeypatch.setattr(hook_run, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(hook_run, "READ_AHEAD_FILES", 1)
+    read_here: list[str] = []  # blobs this process read (not its workers)
+    real_read = hook_git.read_blobs
+
+    def read_blobs(root, blobs, split=True):
+        read_here.extend(blobs)
+        return real_read(root, blobs, split)
+
+    monkeypatch.setattr(hook_git, "read_blobs", read_blobs)
+    cold = run_hook(all_files=True, jobs=2)
+    warm = run_hook(all_files=True, jobs=2)
+    assert lines(cold) == lines(warm) == lines(serial)
+    # Every file but merged.py (conflicted: never cached) came from the cache.
+    assert cold.files == serial.files == 34 and warm.cached == 33
+    staged = {e.blob for e in hook_git.index_entries(repo) if not e.conflicted}
+    assert len(staged) > 30 and not staged & set(read_here)
+    run_hook(all_files=True, jobs=1, use_cache=False)
+    assert staged <= set(read_here)  # a serial run reads them here

@@ -359,18 +359,12 @@ def _run_manifest(
 ) -> int:
     """`--manifest`: every item streamed, one result line each, exit 1 if any failed."""
     from devkit.s3stream import batch
-    from devkit.s3stream.api import make_s3_client
+    from devkit.s3stream.api import destination_prefix, make_s3_client
     from devkit.s3stream.manifest import read_manifest
 
     if resume and results is None:
         raise click.UsageError("--resume needs --results FILE (what the last run did)")
-    if prefix is not None:
-        if not prefix.startswith("s3://") or not prefix[len("s3://") :].strip("/"):
-            raise ConfigError(
-                f"{prefix!r} is not a destination: use s3://BUCKET/PREFIX/"
-            )
-        prefix = prefix if prefix.endswith("/") else prefix + "/"
-    items = read_manifest(manifest, prefix)
+    items = read_manifest(manifest, destination_prefix(prefix))
     first = next(items)  # a file that is not a manifest fails here, before any upload
     # The client first: what it costs is part of what the jobs share.
     client = make_s3_client(aws, jobs * 2)

@@ -32,6 +32,9 @@ def sfn_group() -> None:
 
 
 MACHINE_TYPE = click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False)
+# devkit.sfn.scaffold.CHECKS's keys, spelled here so that loading this module
+# for another sfn command does not import the scaffold (a test keeps them equal).
+CHECK_KINDS = ("s3-prefix", "sqs-empty", "marker", "custom")
 
 
 @sfn_group.command("check")
@@ -341,7 +344,7 @@ def new_group() -> None:
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option(
     "--check",
-    type=click.Choice(["s3-prefix", "sqs-empty", "marker", "custom"]),
+    type=click.Choice(CHECK_KINDS),
     default="s3-prefix",
     show_default=True,
     help="What 'ready' means.",
@@ -457,7 +460,7 @@ def new_gatekeeper_cmd(
 )
 @click.option(
     "--wait-for",
-    type=click.Choice(["s3-prefix", "sqs-empty", "marker", "custom"]),
+    type=click.Choice(CHECK_KINDS),
     help="Put the gatekeeper loop in front: the Map starts once this check "
     "(as in `sfn new gatekeeper --check`) says the upstream export is ready.",
 )

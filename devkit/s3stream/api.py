@@ -43,16 +43,23 @@ REAL_LIMITS = S3Limits()
 PROBE_WAIT = 2.0
 
 
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """Split s3://BUCKET/KEY; a ConfigError names the expected form otherwise."""
+def parse_s3_url(url: str, what: str = "destination") -> tuple[str, str]:
+    """Split s3://BUCKET/KEY; a ConfigError names `what` and the expected form."""
     if not url.startswith("s3://"):
-        raise ConfigError(f"destination {url!r} is not an S3 URL: use s3://BUCKET/KEY")
+        raise ConfigError(f"{what} {url!r} is not an S3 URL: use s3://BUCKET/KEY")
     bucket, _, key = url[len("s3://") :].partition("/")
     if not bucket or not key:
-        raise ConfigError(
-            f"destination {url!r} needs a bucket and a key: s3://BUCKET/KEY"
-        )
+        raise ConfigError(f"{what} {url!r} needs a bucket and a key: s3://BUCKET/KEY")
     return bucket, key
+
+
+def destination_prefix(dest: str | None) -> str | None:
+    """s3://BUCKET/PREFIX/ with its trailing slash, for a manifest's relative keys."""
+    if dest is None:
+        return None
+    if not dest.startswith("s3://") or not dest[len("s3://") :].strip("/"):
+        raise ConfigError(f"{dest!r} is not a destination: use s3://BUCKET/PREFIX/")
+    return dest if dest.endswith("/") else dest + "/"
 
 
 def make_s3_client(

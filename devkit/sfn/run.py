@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from devkit.aws import AwsOptions
 from devkit.errors import ConfigError, DevkitError, UploadError
+from devkit.s3stream.api import destination_prefix, parse_s3_url
 from devkit.s3stream.manifest import BadLine, Item, read_manifest
 from devkit.sfn.asl import load_definition
 from devkit.sfn.deploy import find_machine
@@ -70,7 +71,7 @@ class Manifest:
 
 def check_manifest(path: Path, dest: str | None) -> Manifest:
     """Every line an item, or one ConfigError naming the first line that is not."""
-    prefix = _prefix(dest)
+    prefix = destination_prefix(dest)
     items: list[Item] = []
     for item in read_manifest(path, prefix):
         if isinstance(item, BadLine):
@@ -94,14 +95,6 @@ def _reason(bad: BadLine) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-def _prefix(dest: str | None) -> str | None:
-    if dest is None:
-        return None
-    if not dest.startswith("s3://") or not dest[len("s3://") :].strip("/"):
-        raise ConfigError(f"{dest!r} is not a destination: use s3://BUCKET/PREFIX/")
-    return dest if dest.endswith("/") else dest + "/"
-
-
 def _jsonl(item: Item) -> bytes:
     doc: dict[str, Any] = {"url": item.url, "dest": item.dest}
     if item.headers:
@@ -111,15 +104,6 @@ def _jsonl(item: Item) -> bytes:
     if item.metadata:
         doc["metadata"] = item.metadata
     return json.dumps(doc, separators=(",", ":")).encode() + b"\n"
-
-
-def _split(uri: str, what: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ConfigError(f"{what} {uri!r} is not an S3 URL: use s3://BUCKET/KEY")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    if not bucket or not key.strip("/"):
-        raise ConfigError(f"{what} {uri!r} needs a bucket and a key: s3://BUCKET/KEY")
-    return bucket, key
 
 
 def check_fanout(directory: Path) -> None:
@@ -159,12 +143,12 @@ def start_run(
     check_fanout(opts.directory)
     manifest = check_manifest(opts.manifest, opts.dest)
     name = opts.execution_name or _execution_name(manifest.data, clock())
-    bucket = _split(opts.dest, "DEST")[0] if opts.dest else manifest.first_bucket
+    bucket = parse_s3_url(opts.dest, "DEST")[0] if opts.dest else manifest.first_bucket
     base = f"devkit-sfn/{opts.name}/{name}"
-    m_bucket, m_key = _split(
+    m_bucket, m_key = parse_s3_url(
         opts.manifest_uri or f"s3://{bucket}/{base}/manifest.jsonl", "--manifest-uri"
     )
-    r_bucket, r_prefix = _split(
+    r_bucket, r_prefix = parse_s3_url(
         opts.results_uri or f"s3://{bucket}/{base}/results", "--results-uri"
     )
     sfn = aws.client("stepfunctions")
@@ -177,7 +161,7 @@ def start_run(
     execution_input = {
         **opts.extra_input,
         "manifest": {"bucket": m_bucket, "key": m_key},
-        "prefix": _prefix(opts.dest),
+        "prefix": destination_prefix(opts.dest),
         "results": {"bucket": r_bucket, "prefix": r_prefix},
     }
     items = f"{manifest.items:,} item{'s' if manifest.items != 1 else ''}"

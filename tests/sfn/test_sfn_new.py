@@ -20,6 +20,15 @@ from devkit.sfn.simulate.outcomes import TaskFailed, parse_task_option
 CHECKS = ["s3-prefix", "sqs-empty", "marker", "custom"]
 
 
+def test_the_cli_offers_every_check_the_scaffold_writes():
+    from devkit.cli.sfn import CHECK_KINDS
+    from devkit.sfn.scaffold import CHECKS as SCAFFOLD_CHECKS
+    from devkit.sfn.scaffold.fanout import EXAMPLE_WAIT_FOR
+
+    assert list(CHECK_KINDS) == list(SCAFFOLD_CHECKS) == CHECKS
+    assert set(EXAMPLE_WAIT_FOR) == set(CHECKS)
+
+
 def new(tmp_path, *args, name="pipeline"):
     target = tmp_path / name
     rc = main(["sfn", "new", "gatekeeper", str(target), "-q", *args])

@@ -79,6 +79,9 @@ class _State:
     # seconds, so only requests in parallel raise the aggregate.
     rate: float | None = None
     latency: float = 0.0
+    # As Cloudflare R2: Complete refuses parts of different sizes (all but
+    # the last one the same size, the last no larger).
+    same_size_parts: bool = False
     buckets: set[str] = field(default_factory=set)
     uploads: dict[str, _Upload] = field(default_factory=dict)
     objects: dict[tuple[str, str], _Object] = field(default_factory=dict)
@@ -478,6 +481,10 @@ def _complete(state: _State, req: _Request, body: bytes) -> _Reply:
     missing = [n for n in numbers if n not in upload.parts]
     if missing:
         return _error(400, "InvalidPart", f"part {missing[0]} was not uploaded")
+    sizes = [upload.parts[n] for n in numbers]
+    if state.same_size_parts and (len(set(sizes[:-1])) > 1 or sizes[-1] > sizes[0]):
+        why = "All non-trailing parts must have the same length."  # R2's words
+        return _error(400, "InvalidPart", why)
     size = sum(upload.parts[n] for n in numbers)
     etag = hashlib.md5(b"".join(upload.md5s[n] for n in numbers)).hexdigest()
     etag = f"{etag}-{len(numbers)}"
@@ -596,9 +603,12 @@ class DiscardS3(LoopbackServer):
         md5: bool = False,
         rate: float | None = None,
         latency: float = 0.0,
+        same_size_parts: bool = False,
     ) -> None:
         server = _Server(("127.0.0.1", port), _Handler)
-        server.state = _State(md5=md5, rate=rate, latency=latency)
+        server.state = _State(
+            md5=md5, rate=rate, latency=latency, same_size_parts=same_size_parts
+        )
         super().__init__(server)
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import botocore.config
+import botocore.exceptions
 import pytest
 
 from devkit.s3stream import stream_to_s3
@@ -123,3 +124,44 @@ def test_devkit_end_to_end_verification_passes(sink: DiscardS3) -> None:
     assert result.bytes == 12 * MiB
     assert result.checksum.startswith("crc32:")
     assert sink.bytes_in == 12 * MiB
+
+
+@pytest.mark.parametrize(
+    ("sizes", "refused"),
+    [
+        ((5, 5, 2), False),
+        ((5, 5, 5), False),
+        ((5, 6, 2), True),  # a part grew mid-way
+        ((5, 5, 6), True),  # the last part is larger than the others
+    ],
+)
+def test_same_size_parts_refuses_parts_of_different_sizes_as_r2_does(
+    sizes: tuple[int, ...], refused: bool
+) -> None:
+    with DiscardS3(same_size_parts=True) as server:
+        client = _client(server)
+        up = client.create_multipart_upload(Bucket="bench", Key="k")
+        parts = []
+        for number, size in enumerate(sizes, 1):
+            answer = client.upload_part(
+                Bucket="bench",
+                Key="k",
+                UploadId=up["UploadId"],
+                PartNumber=number,
+                Body=b"x" * (size * MiB),
+            )
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+        def complete() -> None:
+            client.complete_multipart_upload(
+                Bucket="bench",
+                Key="k",
+                UploadId=up["UploadId"],
+                MultipartUpload={"Parts": parts},
+            )
+
+        if refused:
+            with pytest.raises(botocore.exceptions.ClientError, match="same length"):
+                complete()
+        else:
+            complete()

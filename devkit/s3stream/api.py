@@ -11,9 +11,12 @@ from devkit.aws import AwsOptions, require_credentials
 from devkit.errors import ConfigError, SourceError, UploadError
 from devkit.s3stream.budget import (
     MAX_S3_CONNECTIONS,
+    NEAR_MIN_PARTS,
+    NEAR_PART,
     Tuning,
     choose,
     default_budget,
+    near_s3,
     resident_bytes,
 )
 from devkit.s3stream.commit import commit
@@ -233,6 +236,9 @@ def _stream(
             dest,
             plan,
             tuning,
+            # What to size parts by once S3 has answered (budget.near_s3);
+            # None: the user chose parts or connections.
+            choice["resident"] if part_size is None and concurrency is None else None,
             announced,
             on_bytes,
             on_phase,
@@ -261,6 +267,7 @@ def _upload(
     dest: Destination,
     plan: PartPlan,
     tuning: Tuning,
+    resident: int | None,
     announced: int | None,
     on_bytes: Callable[[int], None],
     on_phase: Callable[[str], None],
@@ -268,13 +275,36 @@ def _upload(
     deadline: float | None,
     read_back: bool,
 ) -> UploadResult:
+    upload: MultipartUpload | None = None
+    if (
+        resident is not None
+        and announced is not None
+        and announced >= NEAR_MIN_PARTS * NEAR_PART  # smaller: too few requests
+    ):
+        # Certainly multipart: create the upload first, to size its parts by
+        # how S3 answers before the first part is filled.
+        upload = MultipartUpload(
+            s3, dest, plan, tuning.s3_connections, on_bytes, announced, deadline
+        )
+        upload.create()
+        if upload.answered_in is not None:
+            near = near_s3(tuning, resident, upload.answered_in)
+            if near is not None:
+                tuning = near
+                plan = plan_parts(announced, near.part_size, plan.limits)
+                upload.plan, upload.concurrency = plan, near.s3_connections
     pool = _BufferPool(tuning.s3_connections + 1)
     # +1: a body longer than announced must overflow the buffer to be caught.
     first = pool.acquire(buffer_size(plan.size(1), announced))
-    length = fill(src, first, on_bytes)
-    upload: MultipartUpload | None = None
+    try:
+        length = fill(src, first, on_bytes)
+        if length < len(first):
+            _check_length(src, length, announced)
+    except BaseException as exc:
+        if upload is not None:  # created above: nothing may be left behind
+            upload.abort_after(exc)
+        raise
     if length < len(first):
-        _check_length(src, length, announced)
         trim(first, length)
         body = first
         expected = single_expected(body)
@@ -284,7 +314,7 @@ def _upload(
             return put_single(s3, dest, body, expected)
 
     else:
-        upload = MultipartUpload(
+        upload = upload or MultipartUpload(
             s3, dest, plan, tuning.s3_connections, on_bytes, announced, deadline
         )
         done, total = upload.run(src, first, pool)

@@ -232,6 +232,7 @@ class MultipartUpload:
         self.concurrency = concurrency
         self.on_bytes = on_bytes
         self.upload_id = ""
+        self.answered_in: float | None = None  # CreateMultipartUpload's, in seconds
         self.full_object = False
         # Only where the server keeps no full-object checksum: the whole
         # body's MD5, which such servers often give as a multipart ETag.
@@ -244,7 +245,8 @@ class MultipartUpload:
         self, source: Source, first: bytearray, pool: _BufferPool
     ) -> tuple[list[_Part], int]:
         """Upload every part; abort the upload on any failure, Ctrl-C included."""
-        self._create()
+        if not self.upload_id:
+            self.create()
         if not self.full_object:
             self.whole_md5 = hashlib.md5(first)
         try:
@@ -254,9 +256,21 @@ class MultipartUpload:
             self.abort_after(exc)
             raise
 
-    def _create(self) -> None:
+    def create(self) -> None:
+        """CreateMultipartUpload; `answered_in` is how long S3 took to answer it.
+
+        That is the time on the wire, from botocore's before-send to the
+        answer (signing and botocore's first-call set-up excluded): what S3
+        and the path to it cost a request. None after a retry.
+        """
         args = self.dest.object_args()
         before = self._unfinished()
+        sent: list[float] = []
+        events = self.client.meta.events
+        hook = "before-send.s3.CreateMultipartUpload"
+        events.register(
+            hook, lambda **_: sent.append(time.monotonic()), "devkit-create-timing"
+        )
         try:
             response = _call(
                 self.client.create_multipart_upload,
@@ -271,9 +285,13 @@ class MultipartUpload:
             if isinstance(exc, KeyboardInterrupt) or unanswered(exc):
                 self._abort_new(before, keep=None)
             raise
+        finally:
+            events.unregister(hook, unique_id="devkit-create-timing")
         self.upload_id = response["UploadId"]
         if response.get("ResponseMetadata", {}).get("RetryAttempts"):
             self._abort_new(before, keep=self.upload_id)  # from lost attempts
+        elif len(sent) == 1:
+            self.answered_in = time.monotonic() - sent[0]
         # A server that does not echo FULL_OBJECT will not check a full-object
         # CRC at Complete: fall back to comparing the multipart ETag.
         self.full_object = response.get("ChecksumType") == "FULL_OBJECT"

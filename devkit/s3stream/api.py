@@ -276,27 +276,27 @@ def _upload(
     read_back: bool,
 ) -> UploadResult:
     upload: MultipartUpload | None = None
-    if (
-        resident is not None
-        and announced is not None
-        and announced >= NEAR_MIN_PARTS * NEAR_PART  # smaller: too few requests
-    ):
-        # Certainly multipart: create the upload first, to size its parts by
-        # how S3 answers before the first part is filled.
-        upload = MultipartUpload(
-            s3, dest, plan, tuning.s3_connections, on_bytes, announced, deadline
-        )
-        upload.create()
-        if upload.answered_in is not None:
-            near = near_s3(tuning, resident, upload.answered_in)
-            if near is not None:
-                tuning = near
-                plan = plan_parts(announced, near.part_size, plan.limits)
-                upload.plan, upload.concurrency = plan, near.s3_connections
-    pool = _BufferPool(tuning.s3_connections + 1)
-    # +1: a body longer than announced must overflow the buffer to be caught.
-    first = pool.acquire(buffer_size(plan.size(1), announced))
     try:
+        if (
+            resident is not None
+            and announced is not None
+            and announced >= NEAR_MIN_PARTS * NEAR_PART  # smaller: too few requests
+        ):
+            # Certainly multipart: create the upload first, to size its parts
+            # by how S3 answers before the first part is filled.
+            upload = MultipartUpload(
+                s3, dest, plan, tuning.s3_connections, on_bytes, announced, deadline
+            )
+            upload.create()
+            if upload.answered_in is not None:
+                near = near_s3(tuning, resident, upload.answered_in)
+                if near is not None:
+                    tuning = near
+                    plan = plan_parts(announced, near.part_size, plan.limits)
+                    upload.plan, upload.concurrency = plan, near.s3_connections
+        pool = _BufferPool(tuning.s3_connections + 1)
+        # +1: a body longer than announced must overflow the buffer to be caught.
+        first = pool.acquire(buffer_size(plan.size(1), announced))
         length = fill(src, first, on_bytes)
         if length < len(first):
             _check_length(src, length, announced)

@@ -245,15 +245,15 @@ class MultipartUpload:
         self, source: Source, first: bytearray, pool: _BufferPool
     ) -> tuple[list[_Part], int]:
         """Upload every part; abort the upload on any failure, Ctrl-C included."""
-        if not self.upload_id:
-            self.create()
-        if not self.full_object:
-            self.whole_md5 = hashlib.md5(first)
         try:
+            if not self.upload_id:
+                self.create()
+            if not self.full_object:
+                self.whole_md5 = hashlib.md5(first)
             parts, total = self._upload_all(source, first, pool)
             return parts, total
         except BaseException as exc:
-            self.abort_after(exc)
+            self.abort_after(exc)  # nothing to abort if create() failed
             raise
 
     def create(self) -> None:
@@ -266,28 +266,54 @@ class MultipartUpload:
         args = self.dest.object_args()
         before = self._unfinished()
         sent: list[float] = []
+        answer: dict[str, Any] = {}
+        # An Event, not Thread.join: a join cut short by Ctrl-C leaves the
+        # thread looking finished to the next join (CPython before 3.13).
+        answered = threading.Event()
+
+        def send() -> None:
+            # In a thread of its own, so Ctrl-C (which only the main thread
+            # sees) cannot cut the request off between S3 acting on it and
+            # its answer naming the upload.
+            try:
+                answer["response"] = response = _call(
+                    self.client.create_multipart_upload,
+                    self.dest,
+                    **args,
+                    ChecksumAlgorithm="CRC32",
+                    ChecksumType="FULL_OBJECT",
+                )
+                self.upload_id = response["UploadId"]
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller
+                answer["error"] = exc
+            finally:
+                answered.set()
+
         events = self.client.meta.events
         hook = "before-send.s3.CreateMultipartUpload"
         events.register(
             hook, lambda **_: sent.append(time.monotonic()), "devkit-create-timing"
         )
         try:
-            response = _call(
-                self.client.create_multipart_upload,
-                self.dest,
-                **args,
-                ChecksumAlgorithm="CRC32",
-                ChecksumType="FULL_OBJECT",
-            )
-        except BaseException as exc:
-            # Interrupted or timed out after S3 may have created the upload:
-            # its id never reached us, so find it (new since `before`) and abort it.
-            if isinstance(exc, KeyboardInterrupt) or unanswered(exc):
+            threading.Thread(target=send, name="s3-create", daemon=True).start()
+            answered.wait()
+        except KeyboardInterrupt:
+            # S3 may act on the request after anything listed now: wait for
+            # its answer, whose upload id the caller then aborts. Unanswered
+            # by then, abort whatever is new since `before`.
+            answered.wait(CREATE_ANSWER_WAIT)
+            if not self.upload_id:
                 self._abort_new(before, keep=None)
             raise
         finally:
             events.unregister(hook, unique_id="devkit-create-timing")
-        self.upload_id = response["UploadId"]
+        if "error" in answer:
+            # Timed out or cut off after S3 may have created the upload: its
+            # id never reached us, so find it (new since `before`) and abort it.
+            if unanswered(answer["error"]):
+                self._abort_new(before, keep=None)
+            raise answer["error"]
+        response = answer["response"]
         if response.get("ResponseMetadata", {}).get("RetryAttempts"):
             self._abort_new(before, keep=self.upload_id)  # from lost attempts
         elif len(sent) == 1:
@@ -536,6 +562,11 @@ class MultipartUpload:
                 self.client.abort_multipart_upload(
                     Bucket=self.dest.bucket, Key=self.dest.key, UploadId=upload_id
                 )
+
+
+# How long Ctrl-C waits for CreateMultipartUpload's answer (S3 gives it in
+# well under a second) before falling back to listing what is new.
+CREATE_ANSWER_WAIT = 10.0
 
 
 def _combined_crc(parts: list[_Part]) -> int:

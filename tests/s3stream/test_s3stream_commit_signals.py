@@ -128,6 +128,26 @@ def test_signal_before_s3_saw_the_complete_aborts_it(proxy, s3, bucket, source):
     assert_nothing_written(s3, bucket, "k", old_body=OLD)
 
 
+def test_signal_before_s3_acts_on_create_aborts_the_upload_it_creates_after(
+    proxy, s3, bucket, source
+):
+    # The request is on its way when the signal lands, and S3 acts on it only
+    # later: a listing made at the signal finds nothing. devkit waits for the
+    # answer and aborts the upload it names.
+    source.add("/data", 12 * 1024 * KiB)
+    proxy.faults.delay_before["CreateMultipartUpload"] = 1.5
+    proc = start(proxy, source.url("/data"), f"s3://{bucket}/k")
+    code, out, err = signal_when(
+        proc, proxy.faults.arrived, "CreateMultipartUpload", signal.SIGINT
+    )
+    assert code == 130
+    assert err == (
+        "error: interrupted (SIGINT): the upload was aborted, nothing was written\n"
+    )
+    assert "CreateMultipartUpload" in proxy.faults.acted
+    assert_nothing_written(s3, bucket, "k")
+
+
 def test_signal_during_create_aborts_the_upload_s3_started(proxy, s3, bucket, source):
     source.add("/data", 12 * 1024 * KiB)
     proxy.faults.delay_after["CreateMultipartUpload"] = 3.0

@@ -8,7 +8,8 @@ from the context, so a slow source aborts its upload before Lambda kills the
 function and leaves the upload behind.
 
 A failed item raises `ItemsFailed` (Lambda reports it as the error type, the
-records as its message), so Step Functions counts it against
+records as its message: the failed ones whole, the done ones as line, status
+and bytes), so Step Functions counts it against
 ToleratedFailurePercentage and a retrier can tell it from Lambda's own
 transient errors.
 """
@@ -64,10 +65,21 @@ def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str
         stream_options={"deadline": deadline},
     )
     records.sort(key=lambda r: int(r["line"]))
-    failed = [r for r in records if r["status"] == FAILED]
-    if failed:
-        raise ItemsFailed(json.dumps(failed, separators=(",", ":")))
+    if any(r["status"] == FAILED for r in records):
+        raise ItemsFailed(json.dumps(_failed_batch(records), separators=(",", ":")))
     return {"Items": records} if batched else records[0]
+
+
+def _failed_batch(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ItemsFailed's records: each failed one whole, each done one as its line,
+    status and bytes (what `devkit sfn results` counts). Step Functions keeps
+    at most 32,768 characters of a Cause: a done record whole would crowd out
+    the failures.
+    """
+    return [
+        r if r["status"] == FAILED else {k: r[k] for k in ("line", "status", "bytes")}
+        for r in records
+    ]
 
 
 def _prefix(event: Mapping[str, Any]) -> str | None:

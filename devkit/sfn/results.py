@@ -251,14 +251,20 @@ def _add(summary: Summary, kind: str, value: Any) -> None:
         cause = str(value.get("Cause") or "")
         summary.failed.extend(Failed(item, error, _short(cause)) for item in items)
         return
-    failed_lines = {}
+    from devkit.s3stream.batch import FAILED  # the handler's record status
+
+    by_line = {}
     for r in records:
         if isinstance(r, dict) and isinstance(r.get("line"), int):
-            failed_lines[r["line"]] = r
+            by_line[r["line"]] = r
     for n, item in enumerate(items, 1):
-        r = failed_lines.get(n)
-        if r is None:
-            summary.succeeded += 1  # done inside a batch that failed
+        r = by_line.get(n)
+        if r is None or r.get("status") != FAILED:
+            # Done inside a batch that failed (an older handler listed only
+            # the failed items; this one gives the done ones' bytes too).
+            summary.succeeded += 1
+            if r is not None and isinstance(r.get("bytes"), int):
+                summary.bytes += r["bytes"]
         else:
             cause = f"{r.get('error_type', 'Error')} (exit {r.get('exit_code', 1)})"
             summary.failed.append(Failed(item, cause, str(r.get("error", ""))))

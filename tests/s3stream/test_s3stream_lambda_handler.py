@@ -66,12 +66,17 @@ def test_a_batch_with_a_failed_item_raises_with_every_failure_recorded(
     }
     with pytest.raises(ItemsFailed) as caught:
         lambda_handler(event, Context())
-    failed = json.loads(str(caught.value))
+    records = json.loads(str(caught.value))
+    failed = [r for r in records if r["status"] == "failed"]
     assert [(r["line"], r["error_type"]) for r in failed] == [
         (2, "SourceError"),
         (3, "ConfigError"),
     ]
     assert "404" in failed[0]["error"]
+    # The done item goes too, as no more than what `sfn results` counts.
+    assert [r for r in records if r["status"] == "done"] == [
+        {"line": 1, "status": "done", "bytes": 1000}
+    ]
     assert s3.get_object(Bucket=bucket, Key="in/ok")["Body"].read() == body_bytes(
         0, 1000
     )

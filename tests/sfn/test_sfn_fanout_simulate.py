@@ -184,7 +184,7 @@ def test_local_batch_and_simulated_fanout_agree_and_the_retry_manifest_finishes_
     assert summary["failures_by_cause"] == {"SourceError (exit 1)": 7}
     assert summary["children"] == {"SUCCEEDED": 16, "FAILED": 4}
     stored_bytes = sum(r.get("bytes", 0) for r in local if r["status"] == "done")
-    assert summary["bytes"] <= stored_bytes  # items in failed batches have no record
+    assert summary["bytes"] == stored_bytes  # done items of failed batches included
     retried = [json.loads(line) for line in retry.read_text().splitlines()]
     assert sorted(retried, key=lambda x: x["url"]) == sorted(
         (items[i] for i in FAILING), key=lambda x: x["url"]
@@ -268,6 +268,30 @@ def test_results_of_a_prefix_with_no_export_is_not_found(aws_endpoint, s3, capsy
     assert rc == 5
     assert err.startswith("error: no ResultWriter export under s3://sim/nothing-here/")
     assert len(err.splitlines()) == 1
+
+
+def test_results_reads_a_failed_batch_as_an_older_handler_wrote_it(
+    aws_endpoint, s3, capsys
+):
+    # Before the done items' bytes went into ItemsFailed, its list held only
+    # the failed records: the rest of the batch still counts as succeeded.
+    items = [{"url": f"http://h/{n}", "key": f"k{n}"} for n in range(3)]
+    failed = {"line": 2, "status": "failed", "error": "HTTP 404",
+              "error_type": "SourceError", "exit_code": 1}  # fmt: skip
+    cause = {"errorType": "ItemsFailed", "errorMessage": json.dumps([failed])}
+    child = {"Status": "FAILED", "Error": "ItemsFailed", "Cause": json.dumps(cause),
+             "Input": json.dumps({"Items": items})}  # fmt: skip
+    s3.put_object(Bucket="sim", Key="old/run/FAILED_0.json", Body=json.dumps([child]))
+    files = {"FAILED": [{"Key": "old/run/FAILED_0.json"}]}
+    export = {"DestinationBucket": "sim", "ResultFiles": files}
+    s3.put_object(Bucket="sim", Key="old/run/manifest.json", Body=json.dumps(export))
+    rc = main(["sfn", "results", "s3://sim/old/run/manifest.json", "--json",
+               "--endpoint-url", aws_endpoint])  # fmt: skip
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    assert (summary["items"], summary["succeeded"], summary["failed"]) == (3, 2, 1)
+    assert summary["failures_by_cause"] == {"SourceError (exit 1)": 1}
+    assert summary["bytes"] == 0  # that handler did not say
 
 
 def test_results_refuses_what_is_not_an_s3_uri(capsys):
@@ -401,8 +425,9 @@ def test_default_writer_config_exports_json_arrays_of_records_that_results_reads
                "--endpoint-url", aws_endpoint])  # fmt: skip
     summary = json.loads(capsys.readouterr().out)
     assert rc == 1 and (summary["succeeded"], summary["failed"]) == (11, 1)
-    # the 8 items of the succeeded children, each with its size
-    assert summary["bytes"] == sum(1000 + i for i in (0, 1, 2, 3, 8, 9, 10, 11))
+    # every stored item, each with its size: the 8 of the succeeded children
+    # and the 3 done beside the 404 in the failed one (its ItemsFailed gives them)
+    assert summary["bytes"] == sum(1000 + i for i in range(12) if i != 5)
 
 
 def test_a_result_writer_bucket_that_does_not_exist_fails_the_state(

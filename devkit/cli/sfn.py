@@ -547,6 +547,9 @@ def deploy_cmd(
         install=InstallOptions(no_index=no_index, find_links=find_links),
     )
     result = deploy_project(opts, aws, on_status=out.info)
+    for f in result.functions:
+        for warning in f.warnings:
+            out.warn(f"{f.name}: {warning}")
     if out.json:
         out.result_json(result.to_json())
         return ExitCode.OK

@@ -62,6 +62,9 @@ class BuildOptions:
     excludes: Sequence[str] = ()
     install: InstallOptions = field(default_factory=InstallOptions)
     layer: bool = False  # dependencies in a layer zip beside the function's
+    # boto3/botocore in lib/ on purpose (devkit's own stream function needs
+    # newer ones than a runtime may have): no warning that they are bundled.
+    pins_sdk: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,9 @@ def build_package(
     cache_hit = None
     if source is not None:
         cache_hit, lib = _dependencies(source, target, opts, on_status)
-        warnings += _collisions(sources, lib) + _bundled_sdk(lib)
+        warnings += _collisions(sources, lib)
+        if not opts.pins_sdk:
+            warnings += _bundled_sdk(lib)
     entries = _source_entries(sources, target, opts.install.compile)
     layer_entries: list[ZipEntry] = []
     if opts.layer:

@@ -77,6 +77,7 @@ class FunctionDeployed:
     code_updated: bool
     zip_path: str
     code_sha256: str
+    warnings: list[str]  # the build's, as `devkit lambda-package` gives them
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def _build(
             runtime=opts.runtime,
             arch=opts.arch,
             install=opts.install,
+            pins_sdk=spec.needs_devkit,
         ),
         on_status=on_status,
     )
@@ -219,7 +221,13 @@ def _deploy_function(
             build, function, lam, on_status=on_status
         ).code_updated
     return FunctionDeployed(
-        function, arn, created, code_updated, str(build.output), build.code_sha256
+        function,
+        arn,
+        created,
+        code_updated,
+        str(build.output),
+        build.code_sha256,
+        build.warnings,
     )
 
 

@@ -66,6 +66,18 @@ def test_deploy_creates_then_changes_nothing(project, sfn_server, capsys):
     assert not fn["created"] and not third["state_machine_created"]
 
 
+def test_deploy_says_what_the_build_warns_of(project, sfn_server, capsys):
+    # A lib/ in the function's folder is left out of the zip, as
+    # `devkit lambda-package` warns; sfn deploy says so too, naming the function.
+    (project / "gatekeeper" / "lib").mkdir()
+    rc, made, err = deploy(capsys, project, "--role-arn", sfn_server)
+    assert rc == 0
+    [fn] = made["functions"]
+    [warning] = fn["warnings"]
+    assert "lib is left out: lib/ holds the installed requirements" in warning
+    assert err == f"warning: pipeline-gatekeeper: {warning}\n"
+
+
 def test_first_deploy_without_role_says_what_to_pass(project, sfn_server, capsys):
     rc, _, err = deploy(capsys, project)
     assert rc == 2 and "pass --role-arn" in err and len(err.splitlines()) == 1

@@ -63,6 +63,9 @@ def test_fanout_deploy_packs_the_running_devkit(
     assert rc == 0, err
     [fn] = made["functions"]
     assert fn["name"] == "fanout-stream" and fn["created"]
+    # boto3 and botocore are in lib/ on purpose (devkit needs its versions):
+    # no warning that lambda-package's advice would then contradict.
+    assert fn["warnings"] == [] and "warning" not in err
     conf = boto3.client("lambda").get_function_configuration(FunctionName=fn["name"])
     zip_bytes = Path(fn["zip_path"]).read_bytes()
     assert (

@@ -19,7 +19,7 @@ from s3stream_support import NO_WAIT, SMALL, KiB
 
 from devkit.aws import AwsOptions
 from devkit.errors import SourceError, UploadError
-from devkit.s3stream import stream_to_s3
+from devkit.s3stream import budget, stream_to_s3
 from devkit.s3stream.api import make_s3_client
 from devkit.s3stream.source import StreamSource
 from testing.http_source import body_bytes, body_sha256
@@ -109,13 +109,28 @@ def test_sizes_around_part_boundaries(
     )
 
 
-def test_100_mib_in_5_mib_parts(server, admin, devkit_client, bucket, source):
+@pytest.mark.parametrize(
+    ("near_s3", "parts"),
+    [(0.0, 20), (1.0, 7)],
+    ids=["5-mib-parts", "16-mib-parts-of-a-near-s3"],
+)
+def test_100_mib(
+    server, admin, devkit_client, bucket, source, monkeypatch, near_s3, parts
+):
+    # The server counts as far (5 MiB parts) or near (16 MiB: budget.near_s3)
+    # whatever it answered in; the CLI's budget and floor, not this process's.
+    monkeypatch.setattr(budget, "NEAR_S3", near_s3)
     size = 100 * MiB
     source.add("/big.iso", size)
     result = stream_to_s3(
-        source.url("/big.iso"), bucket, "big.iso", client=devkit_client
+        source.url("/big.iso"),
+        bucket,
+        "big.iso",
+        client=devkit_client,
+        max_memory=128 * MiB,
+        resident=43 * MiB,
     )
-    assert (result.bytes, result.parts) == (size, 20)
+    assert (result.bytes, result.parts) == (size, parts)
     assert result.verified == PROOF[server.kind][0]
     assert stored_sha256(admin, bucket, "big.iso") == body_sha256(size)
 

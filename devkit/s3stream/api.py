@@ -289,7 +289,8 @@ def _upload(
             )
             upload.create()
             if upload.answered_in is not None:
-                near = near_s3(tuning, resident, upload.answered_in)
+                endpoint = s3.meta.endpoint_url
+                near = near_s3(tuning, resident, upload.answered_in, endpoint)
                 if near is not None:
                     tuning = near
                     plan = plan_parts(announced, near.part_size, plan.limits)

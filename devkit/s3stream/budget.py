@@ -55,8 +55,9 @@ FALLBACK_S3_CONNECTIONS = 3  # where /proc is missing (not Linux)
 # NEAR_PART parts on fewer connections. Measured, 384 MiB from a loopback
 # source into a loopback S3 at the default budget: 5 MiB x 14 connections
 # streamed in 0.49-0.59 s, 8 MiB x 8 in 0.39-0.45, 16 MiB x 3 in 0.36-0.43.
-# Far S3 paces each request, so per byte of budget the smallest parts on the
-# most connections carry the most: 5 MiB, as chosen above.
+# Far S3, and AWS's S3 at any distance, paces each request, so per byte of
+# budget the smallest parts on the most connections carry the most: 5 MiB,
+# as chosen above.
 NEAR_S3 = 0.005
 NEAR_PART = 16 * MiB
 NEAR_CONNECTIONS = 3  # at least this many NEAR_PART parts in flight, or no change
@@ -176,18 +177,24 @@ def choose(
     return Tuning(budget, part_size, s3, source, chunk)
 
 
-def near_s3(tuning: Tuning, resident: int, answered_in: float) -> Tuning | None:
+def near_s3(
+    tuning: Tuning, resident: int, answered_in: float, endpoint: str
+) -> Tuning | None:
     """Larger parts on fewer connections where S3 answered as a near server does.
 
-    Only for a sequential source (a slow one read in ranges has given most of
-    the budget to its own side, and is the limit anyway), and where the
-    budget buys NEAR_CONNECTIONS such parts besides the one filling. Asked
-    before an object's first part (of NEAR_MIN_PARTS large parts or more),
-    so every part of an upload has one size: R2 refuses parts of different
-    sizes.
+    Never for AWS's own endpoints: AWS's guidance for S3 at any distance is
+    many requests in parallel, and S3 Express One Zone answers in
+    single-digit milliseconds (an EC2 instance may see standard S3 nearly
+    as fast). Only for a
+    sequential source (a slow one read in ranges has given most of the
+    budget to its own side, and is the limit anyway), and where the budget
+    buys NEAR_CONNECTIONS such parts besides the one filling. Asked before
+    an object's first part (of NEAR_MIN_PARTS large parts or more), so every
+    part of an upload has one size: R2 refuses parts of different sizes.
     """
     if (
         answered_in >= NEAR_S3
+        or is_aws(endpoint)
         or tuning.source_connections > 1
         or tuning.part_size >= NEAR_PART  # a large object's parts already are
     ):
@@ -197,6 +204,14 @@ def near_s3(tuning: Tuning, resident: int, answered_in: float) -> Tuning | None:
         return None
     s3 = min(buffers - 1, MAX_S3_CONNECTIONS)
     return Tuning(tuning.budget, NEAR_PART, s3, 1, NEAR_PART)
+
+
+def is_aws(endpoint: str) -> bool:
+    """True for an AWS endpoint URL (any partition), not an S3-compatible server."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(endpoint).hostname or "").rstrip(".").lower()
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
 
 
 def _source_side(memory: int, part_size: int, most: int) -> tuple[int, int]:

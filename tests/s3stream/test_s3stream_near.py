@@ -141,3 +141,29 @@ def test_the_upload_created_before_its_first_part_is_aborted_if_the_source_fails
         with pytest.raises(SourceError):
             _stream(web.url("/o"), s3, bucket=bucket)
     assert_nothing_written(s3, bucket, "k")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "aws"),
+    [
+        ("https://s3.amazonaws.com", True),
+        ("https://s3.eu-west-1.amazonaws.com", True),
+        ("https://s3.cn-north-1.amazonaws.com.cn", True),
+        ("https://s3.dualstack.us-east-1.amazonaws.com", True),
+        ("https://s3express-use1-az4.us-east-1.amazonaws.com", True),
+        ("https://S3.US-EAST-1.AMAZONAWS.COM.", True),
+        ("http://127.0.0.1:9000", False),
+        ("https://minio.example.com", False),
+        ("https://acct.r2.cloudflarestorage.com", False),
+        ("https://amazonaws.com.example.net", False),
+    ],
+)
+def test_aws_endpoints_always_count_as_far(endpoint, aws):
+    # S3 paces each request at any distance (S3 Express answers in a few ms):
+    # only an S3-compatible server that answers within NEAR_S3 gets large parts.
+    tuning = choose(BUDGET, 5 * MiB, resident=RESIDENT, ranged=False)
+    near = budget.near_s3(tuning, RESIDENT, 0.0005, endpoint)
+    assert budget.is_aws(endpoint) is aws
+    assert (near is None) is aws
+    if near is not None:
+        assert (near.part_size, near.s3_connections) == (NEAR_PART, 3)

@@ -287,14 +287,7 @@ def _upload(
             upload = MultipartUpload(
                 s3, dest, plan, tuning.s3_connections, on_bytes, announced, deadline
             )
-            upload.create()
-            if upload.answered_in is not None:
-                endpoint = s3.meta.endpoint_url
-                near = near_s3(tuning, resident, upload.answered_in, endpoint)
-                if near is not None:
-                    tuning = near
-                    plan = plan_parts(announced, near.part_size, plan.limits)
-                    upload.plan, upload.concurrency = plan, near.s3_connections
+            plan, tuning = _create_sized(upload, plan, tuning, resident, announced)
         pool = _BufferPool(tuning.s3_connections + 1)
         # +1: a body longer than announced must overflow the buffer to be caught.
         first = pool.acquire(buffer_size(plan.size(1), announced))
@@ -359,6 +352,22 @@ def _upload(
         peak_buffered=pool.peak + getattr(src, "peak_buffered", 0),
         max_memory=tuning.budget,
     )
+
+
+def _create_sized(
+    upload: MultipartUpload, plan: PartPlan, tuning: Tuning, resident: int, size: int
+) -> tuple[PartPlan, Tuning]:
+    """Create `upload`, then the parts and connections for how S3 answered."""
+    upload.create()
+    if upload.answered_in is None:  # retried: no measure
+        return plan, tuning
+    endpoint = upload.client.meta.endpoint_url
+    near = near_s3(tuning, resident, upload.answered_in, endpoint)
+    if near is None:
+        return plan, tuning
+    plan = plan_parts(size, near.part_size, plan.limits)
+    upload.plan, upload.concurrency = plan, near.s3_connections
+    return plan, near
 
 
 def check_size_options(expected_size: int | None, size_hint: int | None) -> None:

@@ -185,12 +185,12 @@ def near_s3(
     Never for AWS's own endpoints: AWS's guidance for S3 at any distance is
     many requests in parallel, and S3 Express One Zone answers in
     single-digit milliseconds (an EC2 instance may see standard S3 nearly
-    as fast). Only for a
-    sequential source (a slow one read in ranges has given most of the
-    budget to its own side, and is the limit anyway), and where the budget
-    buys NEAR_CONNECTIONS such parts besides the one filling. Asked before
-    an object's first part (of NEAR_MIN_PARTS large parts or more), so every
-    part of an upload has one size: R2 refuses parts of different sizes.
+    as fast). Only for a sequential source (a slow one read in ranges has
+    given most of the budget to its own side, and is the limit anyway), and
+    where the budget buys NEAR_CONNECTIONS such parts besides the one
+    filling. Asked before an object's first part (of NEAR_MIN_PARTS large
+    parts or more), so every part of an upload has one size: R2 refuses
+    parts of different sizes.
     """
     if (
         answered_in >= NEAR_S3

@@ -283,6 +283,7 @@ class MultipartUpload:
                     ChecksumAlgorithm="CRC32",
                     ChecksumType="FULL_OBJECT",
                 )
+                answer["at"] = time.monotonic()
                 self.upload_id = response["UploadId"]
             except BaseException as exc:  # noqa: BLE001 - raised in the caller
                 answer["error"] = exc
@@ -317,7 +318,7 @@ class MultipartUpload:
         if response.get("ResponseMetadata", {}).get("RetryAttempts"):
             self._abort_new(before, keep=self.upload_id)  # from lost attempts
         elif len(sent) == 1:
-            self.answered_in = time.monotonic() - sent[0]
+            self.answered_in = answer["at"] - sent[0]
         # A server that does not echo FULL_OBJECT will not check a full-object
         # CRC at Complete: fall back to comparing the multipart ETag.
         self.full_object = response.get("ChecksumType") == "FULL_OBJECT"

@@ -517,6 +517,7 @@ def _scaffold_json(made: Scaffold) -> dict[str, object]:
 @click.option(
     "--find-links", multiple=True, metavar="DIR|URL", help="Extra wheel location."
 )
+@click.option("--s3-bucket", help="Deploy the zips through this bucket (above 50 MB).")
 @aws_options
 @output_options
 def deploy_cmd(
@@ -527,6 +528,7 @@ def deploy_cmd(
     arch: str | None,
     no_index: bool,
     find_links: tuple[str, ...],
+    s3_bucket: str | None,
     aws: AwsOptions,
     out: Output,
 ) -> int:
@@ -545,6 +547,7 @@ def deploy_cmd(
         runtime=runtime,
         arch=arch,
         install=InstallOptions(no_index=no_index, find_links=find_links),
+        s3_bucket=s3_bucket,
     )
     result = deploy_project(opts, aws, on_status=out.info)
     for f in result.functions:

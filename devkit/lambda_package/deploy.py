@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
@@ -115,14 +115,15 @@ def publish_layer(
     latest = max(versions, key=lambda v: v.get("Version", 0), default=None)
     if latest and latest.get("Description") == LAYER_MARK + layer.content_sha256:
         return latest["LayerVersionArn"], False
-    if s3_bucket:
-        key = f"devkit/lambda-package/layers/{name}/{layer.sha256}.zip"
-        _put(s3, s3_bucket, key, layer.output, layer.zipped_size, on_status)
-        content: dict[str, str | bytes] = {"S3Bucket": s3_bucket, "S3Key": key}
-    else:
-        _check_direct(layer.output.name, layer.zipped_size)
-        on_status(f"publishing {layer.zipped_size:,} bytes as layer {name}")
-        content = {"ZipFile": layer.output.read_bytes()}
+    content = _zip_code(
+        layer.output,
+        layer.zipped_size,
+        f"devkit/lambda-package/layers/{name}/{layer.sha256}.zip",
+        f"publishing {layer.zipped_size:,} bytes as layer {name}",
+        s3,
+        s3_bucket,
+        on_status,
+    )
     resp = client.publish_layer_version(
         LayerName=name,
         Description=LAYER_MARK + layer.content_sha256,
@@ -163,18 +164,10 @@ def _deploy(
     location = None
     updated = conf.get("CodeSha256") != build.code_sha256
     if updated:
-        if s3_bucket:
-            location = _upload_to_s3(build, function, s3, s3_bucket, on_status)
-            bucket, key = location.removeprefix("s3://").split("/", 1)
-            resp = client.update_function_code(
-                FunctionName=function, S3Bucket=bucket, S3Key=key
-            )
-        else:
-            _check_direct("zip", build.zipped_size)
-            on_status(f"uploading {build.zipped_size:,} bytes to {function}")
-            resp = client.update_function_code(
-                FunctionName=function, ZipFile=build.output.read_bytes()
-            )
+        code = function_code(build, function, s3, s3_bucket, on_status)
+        if "S3Key" in code:
+            location = f"s3://{code['S3Bucket']}/{code['S3Key']}"
+        resp = client.update_function_code(FunctionName=function, **code)
         if resp.get("CodeSha256") != build.code_sha256:
             raise DeployError(
                 f"Lambda reports CodeSha256 {resp.get('CodeSha256')} for "
@@ -228,16 +221,41 @@ def _check_target(
         )
 
 
-def _upload_to_s3(
+def function_code(
     build: BuildResult,
     function: str,
     s3: S3Client | None,
-    bucket: str,
+    s3_bucket: str | None,
     on_status: Callable[[str], None],
-) -> str:
-    key = f"devkit/lambda-package/{function}/{build.sha256}.zip"
-    _put(s3, bucket, key, build.output, build.zipped_size, on_status)
-    return f"s3://{bucket}/{key}"
+) -> dict[str, Any]:
+    """The function zip as Lambda's Code: uploaded through s3_bucket, or inline
+    (refused over the 50 MB direct upload limit)."""
+    return _zip_code(
+        build.output,
+        build.zipped_size,
+        f"devkit/lambda-package/{function}/{build.sha256}.zip",
+        f"uploading {build.zipped_size:,} bytes to {function}",
+        s3,
+        s3_bucket,
+        on_status,
+    )
+
+
+def _zip_code(
+    path: Path,
+    size: int,
+    key: str,
+    inline_status: str,
+    s3: S3Client | None,
+    s3_bucket: str | None,
+    on_status: Callable[[str], None],
+) -> dict[str, Any]:
+    if s3_bucket:
+        _put(s3, s3_bucket, key, path, size, on_status)
+        return {"S3Bucket": s3_bucket, "S3Key": key}
+    _check_direct(path.name, size)
+    on_status(inline_status)
+    return {"ZipFile": path.read_bytes()}
 
 
 def _put(

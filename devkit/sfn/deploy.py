@@ -28,7 +28,7 @@ from devkit.lambda_package import (
     build_package,
     deploy_package,
 )
-from devkit.lambda_package.deploy import deploy_errors
+from devkit.lambda_package.deploy import deploy_errors, function_code
 from devkit.sfn.asl import load_definition
 from devkit.sfn.devkit_wheel import write_devkit_wheel
 from devkit.sfn.scaffold import FUNCTION_ARN as GATEKEEPER_ARN
@@ -65,6 +65,7 @@ class SfnDeployOptions:
     runtime: str | None = None
     arch: str | None = None
     install: InstallOptions = InstallOptions()
+    s3_bucket: str | None = None  # zips go through it (needed above 50 MB)
 
 
 @dataclass(frozen=True)
@@ -144,11 +145,12 @@ def deploy_project(
     build_dir = opts.directory / "build"
     build_dir.mkdir(exist_ok=True)
     lam = aws.lambda_()
+    s3 = aws.s3() if opts.s3_bucket else None
     text = (opts.directory / "statemachine.asl.json").read_text(encoding="utf-8")
     deployed = []
     for spec in functions:
         build = _build(spec, opts, build_dir, on_status)
-        made = _deploy_function(lam, spec, build, opts, on_status)
+        made = _deploy_function(lam, s3, spec, build, opts, on_status)
         deployed.append(made)
         text = text.replace(spec.placeholder, made.arn)
     sfn = aws.client("stepfunctions")
@@ -207,6 +209,7 @@ def with_devkit(source: Path, build_dir: Path, install: InstallOptions) -> Path:
 
 def _deploy_function(
     lam: Any,
+    s3: Any,
     spec: ProjectFunction,
     build: BuildResult,
     opts: SfnDeployOptions,
@@ -214,11 +217,11 @@ def _deploy_function(
 ) -> FunctionDeployed:
     function = f"{opts.name}-{spec.folder}"
     with deploy_errors(function):
-        arn, created = _ensure_function(lam, function, spec, build, opts, on_status)
+        arn, created = _ensure_function(lam, s3, function, spec, build, opts, on_status)
     code_updated = False
     if not created:
         code_updated = deploy_package(
-            build, function, lam, on_status=on_status
+            build, function, lam, s3, opts.s3_bucket, on_status=on_status
         ).code_updated
     return FunctionDeployed(
         function,
@@ -233,6 +236,7 @@ def _deploy_function(
 
 def _ensure_function(
     lam: Any,
+    s3: Any,
     function: str,
     spec: ProjectFunction,
     build: BuildResult,
@@ -249,6 +253,7 @@ def _ensure_function(
         raise ConfigError(
             f"function {function} does not exist: pass --role-arn to create it"
         )
+    code = function_code(build, function, s3, opts.s3_bucket, on_status)
     on_status(f"creating function {function}")
     extra: dict[str, Any] = {"MemorySize": spec.memory} if spec.memory else {}
     made = lam.create_function(
@@ -257,7 +262,7 @@ def _ensure_function(
         Architectures=[build.target.arch],
         Role=opts.role_arn,
         Handler="handler.handler",
-        Code={"ZipFile": build.output.read_bytes()},
+        Code=code,
         Timeout=spec.timeout,
         Environment={"Variables": dict(build.environment)},
         **extra,

@@ -78,6 +78,39 @@ def test_deploy_says_what_the_build_warns_of(project, sfn_server, capsys):
     assert err == f"warning: pipeline-gatekeeper: {warning}\n"
 
 
+def test_deploy_through_an_s3_bucket(project, sfn_server, capsys, monkeypatch):
+    # Above Lambda's 50 MB direct upload a zip must go through S3, as with
+    # `lambda-package --s3-bucket`: for the create and for each update.
+    # (The limit is lowered here so this small zip is over it.)
+    monkeypatch.setattr("devkit.lambda_package.deploy.DIRECT_UPLOAD_LIMIT", 100)
+    rc, _, err = deploy(capsys, project, "--role-arn", sfn_server)
+    assert rc != 0 and "over the 50 MB direct upload limit: pass --s3-bucket" in err
+    assert len(err.splitlines()) == 1
+    with pytest.raises(boto3.client("lambda").exceptions.ResourceNotFoundException):
+        boto3.client("lambda").get_function(FunctionName="pipeline-gatekeeper")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="zips")
+    rc, made, err = deploy(
+        capsys, project, "--role-arn", sfn_server, "--s3-bucket", "zips"
+    )
+    assert rc == 0, err
+    handler = project / "gatekeeper" / "handler.py"
+    handler.write_text(handler.read_text() + "\n# changed\n")
+    rc, again, err = deploy(capsys, project, "--s3-bucket", "zips")
+    assert rc == 0 and again["functions"][0]["code_updated"], err
+    lam = boto3.client("lambda")
+    conf = lam.get_function_configuration(FunctionName="pipeline-gatekeeper")
+    zip_bytes = (project / "build" / "gatekeeper.zip").read_bytes()
+    sha = hashlib.sha256(zip_bytes)
+    assert conf["CodeSha256"] == base64.b64encode(sha.digest()).decode()
+    listed = s3.list_objects_v2(Bucket="zips", Prefix="devkit/lambda-package/")
+    keys = sorted(o["Key"] for o in listed["Contents"])
+    assert len(keys) == 2  # the first zip and the changed one, by content
+    key = f"devkit/lambda-package/pipeline-gatekeeper/{sha.hexdigest()}.zip"
+    assert key in keys
+    assert s3.get_object(Bucket="zips", Key=key)["Body"].read() == zip_bytes
+
+
 def test_first_deploy_without_role_says_what_to_pass(project, sfn_server, capsys):
     rc, _, err = deploy(capsys, project)
     assert rc == 2 and "pass --role-arn" in err and len(err.splitlines()) == 1

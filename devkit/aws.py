@@ -13,6 +13,7 @@ from devkit.errors import ConfigError
 
 if TYPE_CHECKING:
     import botocore.session
+    from botocore.credentials import Credentials
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
 
@@ -91,7 +92,7 @@ class AwsOptions:
         return client
 
 
-def require_credentials(session: botocore.session.Session) -> None:
+def require_credentials(session: botocore.session.Session) -> Credentials:
     """Fail early, with the next step, when no AWS credentials can be found."""
     from botocore.exceptions import NoCredentialsError
 
@@ -104,6 +105,20 @@ def require_credentials(session: botocore.session.Session) -> None:
             "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
             "pass --profile, or run `aws configure`"
         )
+    return creds
+
+
+def credential_environment(aws: AwsOptions) -> dict[str, str]:
+    """The credentials botocore's chain finds (env, profile, SSO, ...), as the
+    variables Lambda sets in a function from its role; ConfigError if none."""
+    frozen = require_credentials(aws.session()).get_frozen_credentials()
+    env = {
+        "AWS_ACCESS_KEY_ID": str(frozen.access_key),
+        "AWS_SECRET_ACCESS_KEY": str(frozen.secret_key),
+    }
+    if frozen.token:
+        env["AWS_SESSION_TOKEN"] = frozen.token
+    return env
 
 
 class _LeanJSONLoader:

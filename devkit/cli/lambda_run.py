@@ -85,6 +85,17 @@ EXIT_CODES = {
     type=click.Path(path_type=Path),
     help="Runtime cache [default: ~/.cache/devkit/lambda-run, or DEVKIT_CACHE_DIR].",
 )
+@click.option(
+    "--aws-credentials",
+    is_flag=True,
+    help="Give the function the credentials botocore's chain finds (as Lambda "
+    "gives its role's) [default: none].",
+)
+@click.option(
+    "--profile",
+    envvar="AWS_PROFILE",
+    help="With --aws-credentials: this profile's (AWS_PROFILE).",
+)
 @output_options
 def lambda_run_cmd(
     zip_path: Path,
@@ -98,9 +109,12 @@ def lambda_run_cmd(
     memory: int,
     region: str,
     cache_dir: Path | None,
+    aws_credentials: bool,
+    profile: str | None,
     out: Output,
 ) -> int:
     """Invoke a built Lambda zip locally as the Python runtime does (no docker)."""
+    from devkit.aws import AwsOptions, credential_environment
     from devkit.lambda_run import RunOptions, parse_env, run_zip
 
     opts = RunOptions(
@@ -115,6 +129,11 @@ def lambda_run_cmd(
         memory_mb=memory,
         region=region,
         cache_dir=cache_dir,
+        credentials=(
+            credential_environment(AwsOptions(profile=profile))
+            if aws_credentials
+            else {}
+        ),
     )
     result = run_zip(opts, on_status=out.info, on_log=log_writer(out))
     render_run(out, result)

@@ -78,6 +78,9 @@ class RunOptions:
     memory_mb: int = DEFAULT_MEMORY_MB
     region: str = "us-east-1"
     cache_dir: Path | None = None
+    # AWS_ACCESS_KEY_ID and the like, as Lambda sets them from the role
+    # (lambda-run --aws-credentials); none by default.
+    credentials: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,7 @@ def lambda_environment(
         "AWS_REGION": opts.region,
         "AWS_DEFAULT_REGION": opts.region,
         "_DEVKIT_OPT": str(opt),  # popped by the bootstrap
+        **opts.credentials,
     }
     for key, value in opts.env.items():
         env[key] = ":".join(_local_path(v, folders) for v in value.split(":"))

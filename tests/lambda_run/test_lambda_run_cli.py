@@ -219,3 +219,56 @@ def test_run_check_runs_before_deploy_uploads(package, make_function, capsys):
         assert "deployed     orders: code updated" in capsys.readouterr().out
     finally:
         server.stop()
+
+
+CREDENTIALS_HANDLER = """\
+import os
+
+
+def handler(event, context):
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    return {name: os.environ.get(name) for name in names}
+"""
+NONE = dict.fromkeys(
+    ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+)
+
+
+def test_aws_credentials_reach_the_function_only_when_asked(
+    build, make_function, cli, capsys, monkeypatch
+):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "local-token")
+    zip_path = build(make_function("creds", CREDENTIALS_HANDLER))
+    assert cli(zip_path, "-q") == 0
+    assert json.loads(capsys.readouterr().out) == NONE  # none by default
+    assert cli(zip_path, "--aws-credentials") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {
+        "AWS_ACCESS_KEY_ID": "AKIDLOCAL",
+        "AWS_SECRET_ACCESS_KEY": "local-secret",
+        "AWS_SESSION_TOKEN": "local-token",
+    }
+    assert "local-secret" not in err and "local-token" not in err
+
+
+def test_aws_credentials_of_a_profile_or_none_found(
+    build, make_function, cli, capsys, monkeypatch, tmp_path
+):
+    for name in NONE:
+        monkeypatch.delenv(name, raising=False)
+    shared = tmp_path / "credentials"
+    shared.write_text("[dev]\naws_access_key_id = AKIDDEV\naws_secret_access_key = s\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(shared))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    zip_path = build(make_function("creds", CREDENTIALS_HANDLER))
+    assert cli(zip_path, "-q", "--aws-credentials", "--profile", "dev") == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "AWS_ACCESS_KEY_ID": "AKIDDEV",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_SESSION_TOKEN": None,
+    }
+    # The default profile has none: one line, and the function never runs.
+    assert cli(zip_path, "-q", "--aws-credentials") == 2
+    assert "no AWS credentials found" in _one_line_error(capsys)

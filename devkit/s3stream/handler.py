@@ -8,8 +8,8 @@ from the context, so a slow source aborts its upload before Lambda kills the
 function and leaves the upload behind.
 
 A failed item raises `ItemsFailed` (Lambda reports it as the error type, the
-records as its message: the failed ones whole, the done ones as line, status
-and bytes), so Step Functions counts it against
+records as its message: the failed ones whole, then one record of the done
+ones' count and bytes), so Step Functions counts it against
 ToleratedFailurePercentage and a retrier can tell it from Lambda's own
 transient errors.
 """
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from devkit.aws import AwsOptions
 from devkit.errors import DevkitError
-from devkit.s3stream.batch import FAILED, run_batch, share_budget, warm_up
+from devkit.s3stream.batch import DONE, FAILED, run_batch, share_budget, warm_up
 from devkit.s3stream.manifest import BadLine, Item, parse_item
 
 # Stop this long before Lambda's own timeout (at most a tenth of the time
@@ -71,15 +71,17 @@ def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str
 
 
 def _failed_batch(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """ItemsFailed's records: each failed one whole, each done one as its line,
-    status and bytes (what `devkit sfn results` counts). Step Functions keeps
-    at most 32,768 characters of a Cause: a done record whole would crowd out
-    the failures.
+    """ItemsFailed's records: each failed one whole, then one for all the done
+    ones, their count and bytes (what `devkit sfn results` counts). Step
+    Functions keeps at most 32,768 characters of a Cause, so its length must
+    not grow with the items that succeeded.
     """
-    return [
-        r if r["status"] == FAILED else {k: r[k] for k in ("line", "status", "bytes")}
-        for r in records
-    ]
+    failed = [r for r in records if r["status"] == FAILED]
+    done = [r for r in records if r["status"] != FAILED]
+    if not done:
+        return failed
+    total = sum(int(r["bytes"]) for r in done)
+    return [*failed, {"status": DONE, "items": len(done), "bytes": total}]
 
 
 def _prefix(event: Mapping[str, Any]) -> str | None:

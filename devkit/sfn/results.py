@@ -253,18 +253,20 @@ def _add(summary: Summary, kind: str, value: Any) -> None:
         return
     from devkit.s3stream.batch import FAILED  # the handler's record status
 
-    by_line = {}
+    failed_lines = {}
     for r in records:
-        if isinstance(r, dict) and isinstance(r.get("line"), int):
-            by_line[r["line"]] = r
+        if not isinstance(r, dict):
+            continue
+        if r.get("status") == FAILED and isinstance(r.get("line"), int):
+            failed_lines[r["line"]] = r
+        elif r.get("status") != FAILED and isinstance(r.get("bytes"), int):
+            # The done items' bytes, in one record (an older handler gave
+            # only the failed ones: then the bytes are not known).
+            summary.bytes += r["bytes"]
     for n, item in enumerate(items, 1):
-        r = by_line.get(n)
-        if r is None or r.get("status") != FAILED:
-            # Done inside a batch that failed (an older handler listed only
-            # the failed items; this one gives the done ones' bytes too).
-            summary.succeeded += 1
-            if r is not None and isinstance(r.get("bytes"), int):
-                summary.bytes += r["bytes"]
+        r = failed_lines.get(n)
+        if r is None:
+            summary.succeeded += 1  # done inside a batch that failed
         else:
             cause = f"{r.get('error_type', 'Error')} (exit {r.get('exit_code', 1)})"
             summary.failed.append(Failed(item, cause, str(r.get("error", ""))))

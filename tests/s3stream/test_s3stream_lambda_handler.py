@@ -73,13 +73,31 @@ def test_a_batch_with_a_failed_item_raises_with_every_failure_recorded(
         (3, "ConfigError"),
     ]
     assert "404" in failed[0]["error"]
-    # The done item goes too, as no more than what `sfn results` counts.
+    # The done items go too, as one record of what `sfn results` counts.
     assert [r for r in records if r["status"] == "done"] == [
-        {"line": 1, "status": "done", "bytes": 1000}
+        {"status": "done", "items": 1, "bytes": 1000}
     ]
     assert s3.get_object(Bucket=bucket, Key="in/ok")["Body"].read() == body_bytes(
         0, 1000
     )
+
+
+def test_a_failed_batch_message_does_not_grow_with_its_done_items(
+    endpoint, s3, bucket, source
+):
+    # Step Functions keeps 32,768 characters of a Cause: one failure among
+    # sixty done items must still fit, with the failure whole.
+    source.add("/tiny", 10)
+    source.add("/missing", 10, status=404)
+    items = [{"url": source.url("/tiny"), "key": f"t{n}"} for n in range(60)]
+    items.insert(30, {"url": source.url("/missing"), "key": "missing"})
+    event = {"Items": items, "BatchInput": {"prefix": f"s3://{bucket}/"}}
+    with pytest.raises(ItemsFailed) as caught:
+        lambda_handler(event, Context())
+    failed, done = json.loads(str(caught.value))
+    assert (failed["line"], failed["status"]) == (31, "failed")
+    assert done == {"status": "done", "items": 60, "bytes": 600}
+    assert len(str(caught.value)) < 1000
 
 
 def test_a_batch_that_succeeds_returns_items_in_order(endpoint, s3, bucket, source):

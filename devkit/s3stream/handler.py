@@ -26,6 +26,11 @@ from devkit.errors import DevkitError
 from devkit.s3stream.batch import DONE, FAILED, run_batch, share_budget, warm_up
 from devkit.s3stream.manifest import BadLine, Item, parse_item
 
+# Step Functions keeps 32,768 characters of a Lambda error's Cause, which
+# wraps the message in errorType, errorMessage (escaped: quotes double) and a
+# stack trace: whole failure records take at most this much of it.
+CAUSE_ROOM = 12_000
+_FAILURE_KEYS = ("line", "status", "error_type", "exit_code")
 # Stop this long before Lambda's own timeout (at most a tenth of the time
 # left): enough to abort the upload and return the records.
 DEADLINE_MARGIN = 20.0
@@ -76,7 +81,16 @@ def _failed_batch(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     Functions keeps at most 32,768 characters of a Cause, so its length must
     not grow with the items that succeeded.
     """
-    failed = [r for r in records if r["status"] == FAILED]
+    failed = []
+    room = CAUSE_ROOM
+    for r in records:
+        if r["status"] == FAILED:
+            # Past the room, a failure keeps what counts it (line, cause),
+            # not its URL and message.
+            whole = len(json.dumps(r)) <= room
+            kept = r if whole else {k: r[k] for k in _FAILURE_KEYS}
+            room -= len(json.dumps(kept)) + 1
+            failed.append(kept)
     done = [r for r in records if r["status"] != FAILED]
     if not done:
         return failed

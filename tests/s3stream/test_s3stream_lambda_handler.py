@@ -100,6 +100,24 @@ def test_a_failed_batch_message_does_not_grow_with_its_done_items(
     assert len(str(caught.value)) < 1000
 
 
+def test_many_failures_keep_their_lines_and_causes_within_the_room(
+    endpoint, s3, bucket, source, monkeypatch
+):
+    # Past CAUSE_ROOM a failure loses its URL and message, never its line or
+    # cause: `sfn results` still counts each one (a small room for the test).
+    monkeypatch.setattr("devkit.s3stream.handler.CAUSE_ROOM", 600)
+    source.add("/missing", 10, status=404)
+    items = [{"url": source.url("/missing"), "key": f"m{n}"} for n in range(20)]
+    event = {"Items": items, "BatchInput": {"prefix": f"s3://{bucket}/"}}
+    with pytest.raises(ItemsFailed) as caught:
+        lambda_handler(event, Context())
+    records = json.loads(str(caught.value))
+    assert [r["line"] for r in records] == list(range(1, 21))
+    assert {(r["error_type"], r["exit_code"]) for r in records} == {("SourceError", 1)}
+    assert "error" in records[0] and "error" not in records[-1]
+    assert len(str(caught.value)) < 600 + 20 * 80
+
+
 def test_a_batch_that_succeeds_returns_items_in_order(endpoint, s3, bucket, source):
     for n in range(5):
         source.add(f"/f{n}", 100 * KiB * (n + 1))

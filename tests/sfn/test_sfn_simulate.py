@@ -296,6 +296,17 @@ def test_tasks_module_and_a_module_naming_no_state(tmp_path, capsys):
     )
 
 
+def test_a_lambda_error_cause_is_cut_at_32768_characters_as_aws_does(tmp_path, capsys):
+    mod = tmp_path / "tasks.py"
+    mod.write_text(
+        "def GatekeeperState(data, context):\n    raise ValueError('x' * 40000)\n"
+    )
+    main(["sfn", "simulate", str(RECIPE), "--tasks", str(mod), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    failed = [e for e in doc["history"] if e.get("error") == "ValueError"]
+    assert failed and all(len(e["cause"]) == 32768 for e in failed)
+
+
 def test_cli_failed_execution_exits_1_and_missing_outcome_exits_2(capsys):
     rc = main(["sfn", "simulate", str(RECIPE), "--task", "GatekeeperState=Boom"])
     out = capsys.readouterr().out

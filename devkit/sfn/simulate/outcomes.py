@@ -18,6 +18,12 @@ from devkit.errors import ConfigError
 ERROR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
+# Step Functions keeps at most this many characters of a failure's cause
+# (the events' `cause`, e.g. LambdaFunctionFailedEventDetails): a longer
+# Lambda error message arrives cut, no longer valid JSON.
+CAUSE_LIMIT = 32_768
+
+
 class TaskFailed(Exception):
     """A task call that fails with an AWS error name and cause."""
 
@@ -191,6 +197,6 @@ def _wrap(func: Callable[..., Any]) -> TaskFunc:
             name = type(exc).__name__
             payload = {"errorMessage": str(exc), "errorType": name}
             cause = json.dumps(payload, separators=(",", ":"))
-            raise TaskFailed(name, cause) from exc
+            raise TaskFailed(name, cause[:CAUSE_LIMIT]) from exc
 
     return call

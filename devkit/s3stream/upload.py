@@ -290,13 +290,18 @@ class MultipartUpload:
             finally:
                 answered.set()
 
+        worker = threading.Thread(target=send, name="s3-create", daemon=True)
+
+        def mark(**_: Any) -> None:
+            # Only this upload's request: a batch's streams share one client.
+            if threading.current_thread() is worker:
+                sent.append(time.monotonic())
+
         events = self.client.meta.events
-        hook = "before-send.s3.CreateMultipartUpload"
-        events.register(
-            hook, lambda **_: sent.append(time.monotonic()), "devkit-create-timing"
-        )
+        hook, hook_id = "before-send.s3.CreateMultipartUpload", f"devkit-{id(self)}"
+        events.register(hook, mark, unique_id=hook_id)
         try:
-            threading.Thread(target=send, name="s3-create", daemon=True).start()
+            worker.start()
             answered.wait()
         except KeyboardInterrupt:
             # S3 may act on the request after anything listed now: wait for
@@ -307,7 +312,7 @@ class MultipartUpload:
                 self._abort_new(before, keep=None)
             raise
         finally:
-            events.unregister(hook, unique_id="devkit-create-timing")
+            events.unregister(hook, unique_id=hook_id)
         if "error" in answer:
             # Timed out or cut off after S3 may have created the upload: its
             # id never reached us, so find it (new since `before`) and abort it.

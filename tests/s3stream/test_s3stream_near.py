@@ -14,6 +14,7 @@ loaded test machine may not: tests that need "near" widen NEAR_S3, and the
 from __future__ import annotations
 
 import hashlib
+import json
 
 import boto3
 import botocore.config
@@ -167,3 +168,23 @@ def test_aws_endpoints_always_count_as_far(endpoint, aws):
     assert (near is None) is aws
     if near is not None:
         assert (near.part_size, near.s3_connections) == (NEAR_PART, 3)
+
+
+def test_each_stream_of_a_batch_measures_its_own_create(near, tmp_path, capsys):
+    # Four jobs share one client; each stream times its own request, not
+    # another's (a stray timing would leave that stream at 5 MiB parts).
+    from devkit.cli import main
+
+    manifest = tmp_path / "m.jsonl"
+    with HttpSource() as web, DiscardS3(same_size_parts=True) as sink:
+        lines = []
+        for n in range(4):
+            web.add(f"/o{n}", SIZE)
+            lines.append(json.dumps({"url": web.url(f"/o{n}"), "key": f"o{n}"}))
+        manifest.write_text("\n".join(lines) + "\n")
+        code = main(["s3-stream", "--manifest", str(manifest), "s3://sink/",
+                     "--jobs", "4", "--max-memory", "2GiB",
+                     "--endpoint-url", sink.endpoint_url])  # fmt: skip
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    assert [(r["status"], r["part_size"]) for r in records] == [("done", NEAR_PART)] * 4

@@ -160,7 +160,11 @@ def run_zip(
                     extract(lz, opt)
             warnings = check_host([task, opt], target)
             entry = ensure_runtime(
-                python, opts.cache_dir or run_cache_dir(environ), on_status
+                python,
+                opts.cache_dir or run_cache_dir(environ),
+                on_status,
+                # With credentials, the runtime's boto3 can use them.
+                real_boto3=bool(opts.credentials),
             )
             name = opts.zip_path.stem or "function"
             inv = new_invocation(opts.event, name, opts.region, opts.timeout_s)

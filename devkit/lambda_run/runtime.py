@@ -3,8 +3,9 @@
 One folder per (Python version, machine) under devkit's cache, laid out like
 the image: `runtime/` stands for /var/runtime (awslambdaric and the
 bootstrap), `lang-site-packages/` for /var/lang's site-packages (the boto3
-stand-in). It is built in a temporary folder beside it and renamed into
-place, so an interrupted install never leaves half an entry.
+stand-in, or with --aws-credentials a real boto3). It is built in a
+temporary folder beside it and renamed into place, so an interrupted install
+never leaves half an entry.
 """
 
 from __future__ import annotations
@@ -130,14 +131,22 @@ def bootstrap_source() -> str:
     return resources.files("devkit.lambda_run").joinpath("bootstrap.py").read_text()
 
 
-def entry_key(python: Interpreter) -> str:
+def runtime_boto3() -> str:
+    """The requirement for a real runtime boto3: the version devkit itself runs
+    (pure Python, any 3.x), so a run is repeatable and uv's cache serves it."""
+    from importlib.metadata import version
+
+    return f"boto3=={version('boto3')}"
+
+
+def entry_key(python: Interpreter, real_boto3: bool = False) -> str:
     """Hash of everything that decides the runtime folder's content."""
     parts = {
         "python": python.version,
         "machine": python.machine,
         "awslambdaric": AWSLAMBDARIC,
         "bootstrap": hashlib.sha256(bootstrap_source().encode()).hexdigest(),
-        "standin": standin.FILES,
+        "standin": runtime_boto3() if real_boto3 else standin.FILES,
         "layout": LAYOUT,
     }
     blob = json.dumps(parts, sort_keys=True).encode()
@@ -148,9 +157,15 @@ def ensure_runtime(
     python: Interpreter,
     cache_dir: Path,
     on_status: Callable[[str], None] = lambda _msg: None,
+    real_boto3: bool = False,
 ) -> Path:
-    """The cached runtime entry for this Python, installing awslambdaric on a miss."""
-    entry = cache_dir / f"python{python.version}-{python.machine}-{entry_key(python)}"
+    """The cached runtime entry for this Python, installing awslambdaric on a miss.
+
+    /var/lang's boto3 is the stand-in, or with `real_boto3` a real boto3
+    (runtime_boto3), installed from the package index once like awslambdaric.
+    """
+    key = entry_key(python, real_boto3)
+    entry = cache_dir / f"python{python.version}-{python.machine}-{key}"
     if (entry / "runtime" / "bootstrap.py").is_file():
         return entry
     try:
@@ -162,12 +177,16 @@ def ensure_runtime(
     work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
     try:
         on_status(f"installing {AWSLAMBDARIC} for Python {python.version} (once)")
-        _install_ric(python, work / "runtime")
+        _install(python, work / "runtime", AWSLAMBDARIC)
         (work / "runtime" / "bootstrap.py").write_text(bootstrap_source())
-        for rel, text in standin.FILES.items():
-            path = work / "lang-site-packages" / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+        if real_boto3:
+            on_status(f"installing {runtime_boto3()} as the runtime's (once)")
+            _install(python, work / "lang-site-packages", runtime_boto3())
+        else:
+            for rel, text in standin.FILES.items():
+                path = work / "lang-site-packages" / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
         try:
             os.rename(work, entry)
         except OSError:
@@ -179,7 +198,7 @@ def ensure_runtime(
     return entry
 
 
-def _install_ric(python: Interpreter, dest: Path) -> None:
+def _install(python: Interpreter, dest: Path, requirement: str) -> None:
     import uv  # a dependency of devkit: the PyPI package ships the binary
 
     cmd = [
@@ -194,7 +213,7 @@ def _install_ric(python: Interpreter, dest: Path) -> None:
         ":all:",
         "--no-progress",
         "--quiet",
-        AWSLAMBDARIC,
+        requirement,
     ]
     env = {**os.environ, "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -204,6 +223,6 @@ def _install_ric(python: Interpreter, dest: Path) -> None:
         # current Python version (3.9.18) does not satisfy Python>=3.10 ...").
         cause = " ".join(ln.strip(" ╰▶") for ln in lines[:2]) or "no output"
         raise BuildError(
-            f"installing {AWSLAMBDARIC} from the package index failed ({cause}): "
+            f"installing {requirement} from the package index failed ({cause}): "
             "check the network or the index settings (UV_INDEX_URL)"
         )

@@ -272,3 +272,37 @@ def test_aws_credentials_of_a_profile_or_none_found(
     # The default profile has none: one line, and the function never runs.
     assert cli(zip_path, "-q", "--aws-credentials") == 2
     assert "no AWS credentials found" in _one_line_error(capsys)
+
+
+RUNTIME_BOTO3_HANDLER = """\
+import os
+
+import boto3
+
+
+def handler(event, context):
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    return {"stub": getattr(boto3, "DEVKIT_STUB", False), "buckets": names}
+"""
+
+
+def test_with_aws_credentials_the_runtime_boto3_is_real(
+    build, make_function, cli, capsys
+):
+    # The zip bundles no boto3: it uses the runtime's, as on Lambda. Without
+    # credentials that is the stand-in; with them a real boto3 (devkit's own
+    # version, installed into the runtime folder once) that reaches moto.
+    from testing.s3_server import S3Server
+
+    zip_path = build(make_function("real", RUNTIME_BOTO3_HANDLER))
+    with S3Server() as server:
+        server.client().create_bucket(Bucket="seen-from-the-function")
+        endpoint = f"AWS_ENDPOINT_URL={server.endpoint_url}"
+        assert cli(zip_path, "-q", "--env", endpoint) == 1
+        assert "stand-in, which calls no AWS" in capsys.readouterr().out
+        assert cli(zip_path, "-q", "--env", endpoint, "--aws-credentials") == 0
+        assert json.loads(capsys.readouterr().out) == {
+            "stub": False,
+            "buckets": ["seen-from-the-function"],
+        }

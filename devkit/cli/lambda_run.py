@@ -88,8 +88,8 @@ EXIT_CODES = {
 @click.option(
     "--aws-credentials",
     is_flag=True,
-    help="Give the function the credentials botocore's chain finds (as Lambda "
-    "gives its role's) [default: none].",
+    help="Give the function the credentials botocore's chain finds, as Lambda "
+    "gives its role's, and a real runtime boto3 [default: none, a stand-in].",
 )
 @click.option(
     "--profile",

@@ -302,7 +302,6 @@ def test_with_aws_credentials_the_runtime_boto3_is_real(
         assert cli(zip_path, "-q", "--env", endpoint) == 1
         assert "stand-in, which calls no AWS" in capsys.readouterr().out
         assert cli(zip_path, "-q", "--env", endpoint, "--aws-credentials") == 0
-        assert json.loads(capsys.readouterr().out) == {
-            "stub": False,
-            "buckets": ["seen-from-the-function"],
-        }
+        seen = json.loads(capsys.readouterr().out)
+    # (moto keeps one state per process: other tests' buckets may show too)
+    assert seen["stub"] is False and "seen-from-the-function" in seen["buckets"]

@@ -81,17 +81,21 @@ def _failed_batch(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     Functions keeps at most 32,768 characters of a Cause, so its length must
     not grow with the items that succeeded.
     """
-    failed = []
+    failed: list[dict[str, Any]] = []
+    done: list[dict[str, Any]] = []
     room = CAUSE_ROOM
     for r in records:
-        if r["status"] == FAILED:
-            # Past the room, a failure keeps what counts it (line, cause),
-            # not its URL and message.
-            whole = len(json.dumps(r)) <= room
-            kept = r if whole else {k: r[k] for k in _FAILURE_KEYS}
-            room -= len(json.dumps(kept)) + 1
-            failed.append(kept)
-    done = [r for r in records if r["status"] != FAILED]
+        if r["status"] != FAILED:
+            done.append(r)
+            continue
+        # Past the room, a failure keeps what counts it (line, cause), not
+        # its URL and message.
+        kept, text = r, json.dumps(r)
+        if len(text) > room:
+            kept = {k: r[k] for k in _FAILURE_KEYS}
+            text = json.dumps(kept)
+        room -= len(text) + 1
+        failed.append(kept)
     if not done:
         return failed
     total = sum(int(r["bytes"]) for r in done)

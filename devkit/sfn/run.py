@@ -189,23 +189,19 @@ def _execution_name(data: bytes, now: float) -> str:
 
 
 def _upload(aws: AwsOptions, bucket: str, key: str, data: bytes) -> None:
-    try:
-        aws.s3().put_object(
+    _call(
+        f"uploading the manifest to s3://{bucket}/{key}",
+        lambda: aws.s3().put_object(
             Bucket=bucket, Key=key, Body=data, ContentType="application/jsonl"
-        )
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        raise UploadError(
-            f"uploading the manifest to s3://{bucket}/{key} failed: "
-            f"{err.get('Code', 'Error')}: {err.get('Message', exc)}"
-        ) from exc
-    except BotoCoreError as exc:
-        raise UploadError(
-            f"uploading the manifest to s3://{bucket}/{key} failed: {exc}"
-        ) from exc
+        ),
+        UploadError,
+    )
 
 
-def _call(what: str, fn: Callable[[], Any]) -> Any:
+def _call(
+    what: str, fn: Callable[[], Any], error: type[DevkitError] = DevkitError
+) -> Any:
+    """fn(), its botocore errors as one `error` line naming `what`."""
     try:
         return fn()
     except ClientError as exc:
@@ -215,6 +211,6 @@ def _call(what: str, fn: Callable[[], Any]) -> Any:
             raise ConfigError(
                 f"{code}: {err.get('Message')}: pass another --execution-name"
             ) from exc
-        raise DevkitError(f"{what} failed: {code}: {err.get('Message')}") from exc
+        raise error(f"{what} failed: {code}: {err.get('Message', exc)}") from exc
     except BotoCoreError as exc:
-        raise DevkitError(f"{what} failed: {exc}") from exc
+        raise error(f"{what} failed: {exc}") from exc

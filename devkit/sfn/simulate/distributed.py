@@ -30,6 +30,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -368,22 +369,11 @@ def _parameters(st: _State, effective: Any, holder: dict[str, Any]) -> dict[str,
 
 
 def _get_text(world: World, params: dict[str, Any], where: str) -> str:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     args = {"Bucket": str(params.get("Bucket")), "Key": str(params.get("Key"))}
     if params.get("VersionId"):
         args["VersionId"] = str(params["VersionId"])
-    try:
+    with _s3_failure("States.ItemReaderFailed", f"cannot read {where}"):
         body = world.s3.get_object(**args)["Body"].read()  # type: ignore[arg-type]
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        raise Failure(
-            "States.ItemReaderFailed", f"cannot read {where}: {code}"
-        ) from None
-    except BotoCoreError as exc:
-        raise Failure(
-            "States.ItemReaderFailed", f"cannot read {where}: {type(exc).__name__}"
-        ) from None
     try:
         return bytes(body).decode("utf-8")
     except UnicodeDecodeError:
@@ -455,13 +445,11 @@ def _csv(config: dict[str, Any], text: str, where: str) -> list[dict[str, str]]:
 
 
 def _list_objects(st: _State, world: World, params: dict[str, Any]) -> list[Any]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     args = {"Bucket": str(params.get("Bucket"))}
     if params.get("Prefix"):
         args["Prefix"] = str(params["Prefix"])
     items: list[Any] = []
-    try:
+    with _s3_failure("States.ItemReaderFailed", f"cannot list s3://{args['Bucket']}"):
         for page in world.s3.get_paginator("list_objects_v2").paginate(**args):  # type: ignore[arg-type]
             for obj in page.get("Contents", []):
                 items.append(
@@ -473,11 +461,6 @@ def _list_objects(st: _State, world: World, params: dict[str, Any]) -> list[Any]
                         "StorageClass": obj.get("StorageClass", "STANDARD"),
                     }
                 )
-    except (ClientError, BotoCoreError) as exc:
-        raise Failure(
-            "States.ItemReaderFailed",
-            f"cannot list s3://{args['Bucket']}: {type(exc).__name__}",
-        ) from None
     return items
 
 
@@ -524,14 +507,26 @@ def _batches(st: _State, effective: Any, items: list[Any]) -> list[tuple[Any, in
     return out
 
 
+@contextmanager
+def _s3_failure(error: str, what: str) -> Iterator[None]:
+    """S3's errors inside as the States error the Map fails with: `what: CODE`."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise Failure(error, f"{what}: {code}") from None
+    except BotoCoreError as exc:
+        raise Failure(error, f"{what}: {type(exc).__name__}") from None
+
+
 # --- ResultWriter --------------------------------------------------------------------
 
 
 def _write_results(
     st: _State, effective: Any, run: MapRun, writer: dict[str, Any]
 ) -> dict[str, Any]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     resource = str(writer.get("Resource", ""))
     if not resource.endswith(":s3:putObject"):
         raise SimulationError(
@@ -565,7 +560,9 @@ def _write_results(
                 groups[kind].append(ex.output)
         else:
             groups[kind].append(child.record(machine_arn))
-    try:
+    with _s3_failure(
+        "States.ResultWriterFailed", f"cannot write to s3://{bucket}/{base}/"
+    ):
         for kind, values in groups.items():
             if not values:
                 continue
@@ -584,17 +581,6 @@ def _write_results(
             Key=manifest_key,
             Body=json.dumps(manifest, indent=2).encode(),
         )
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        raise Failure(
-            "States.ResultWriterFailed",
-            f"cannot write to s3://{bucket}/{base}/: {code}",
-        ) from None
-    except BotoCoreError as exc:
-        raise Failure(
-            "States.ResultWriterFailed",
-            f"cannot write to s3://{bucket}/{base}/: {type(exc).__name__}",
-        ) from None
     run.result_key = f"s3://{bucket}/{manifest_key}"
     return {
         "MapRunArn": run.arn,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +28,19 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("DEVKIT_DEBUG", raising=False)
     # Never ask the EC2 metadata service (a network call) for credentials.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="session")
+def shared_cache_dir(tmp_path_factory) -> Path:
+    """devkit's cache folder for the whole session, xdist workers included:
+    lambda-package's dependencies and devkit wheels, lambda-run's runtimes
+    (`lambda-run/`), uv's cache (`uv/`), each installed once."""
+    return tmp_path_factory.getbasetemp().parent / "devkit-cache"
+
+
+@pytest.fixture
+def shared_cache(shared_cache_dir, monkeypatch) -> Path:
+    """DEVKIT_CACHE_DIR and UV_CACHE_DIR set to the session's shared folder."""
+    monkeypatch.setenv("DEVKIT_CACHE_DIR", str(shared_cache_dir))
+    monkeypatch.setenv("UV_CACHE_DIR", str(shared_cache_dir / "uv"))
+    return shared_cache_dir

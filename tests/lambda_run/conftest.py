@@ -46,16 +46,16 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="session")
-def runtime_cache(tmp_path_factory) -> Path:
+def runtime_cache(shared_cache_dir) -> Path:
     """lambda-run's runtime folder, installed once from the package index by uv.
 
     Shared by the xdist workers (the entry is renamed into place, so a race
     leaves one copy). This is the path users take; it needs the index, as
     setting up .venv does.
     """
-    # <base>/devkit-cache/lambda-run: what DEVKIT_CACHE_DIR=<base>/devkit-cache
-    # gives, for tests that go through lambda-package --run-check.
-    cache = tmp_path_factory.getbasetemp().parent / "devkit-cache" / "lambda-run"
+    # What DEVKIT_CACHE_DIR=shared_cache_dir gives, for tests that go
+    # through lambda-package --run-check.
+    cache = shared_cache_dir / "lambda-run"
     python = select_python(resolve_target(RUNTIME, "x86_64"), None)
     ensure_runtime(python, cache)
     return cache

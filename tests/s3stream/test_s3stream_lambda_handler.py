@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -148,14 +147,14 @@ def test_the_deadline_comes_from_the_context_and_aborts_cleanly(
 
 
 def test_zip_built_by_lambda_package_runs_in_lambda_run(
-    s3_server, s3, bucket, source, tmp_path, tmp_path_factory
+    s3_server, s3, bucket, source, tmp_path, shared_cache_dir
 ):
     """The handler as deployed: devkit in the zip, boto3 and requests in lib/."""
     fn = tmp_path / "fn"
     shutil.copytree(ROOT / "devkit", fn / "devkit",
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     (fn / "requirements.txt").write_text("boto3\nrequests\n")
-    shared = tmp_path_factory.getbasetemp().parent / "devkit-cache"
+    shared = shared_cache_dir
     devkit = [sys.executable, "-m", "devkit"]
     built = subprocess.run(
         [*devkit, "lambda-package", str(fn), "-o", str(tmp_path / "fn.zip"),
@@ -170,17 +169,13 @@ def test_zip_built_by_lambda_package_runs_in_lambda_run(
         "Items": [{"url": source.url("/big"), "key": "big"}],
         "BatchInput": {"prefix": f"s3://{bucket}/z/"},
     }))  # fmt: skip
-    # lambda-run gives the function no role: credentials come from a file.
-    creds = tmp_path / "credentials"
-    creds.write_text("[default]\naws_access_key_id = t\naws_secret_access_key = t\n")
+    # The function gets this process's (test) credentials, as Lambda its role's.
     run = [*devkit, "lambda-run", str(tmp_path / "fn.zip"),
            "devkit.s3stream.lambda_handler", "--event", str(event),
            "--timeout", "120", "--memory", "256",
-           "--cache-dir", str(shared / "lambda-run"),
-           "--env", f"AWS_ENDPOINT_URL={s3_server.endpoint_url}",
-           "--env", f"AWS_SHARED_CREDENTIALS_FILE={creds}"]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    done = subprocess.run(run, capture_output=True, text=True, timeout=300, env=env)
+           "--cache-dir", str(shared / "lambda-run"), "--aws-credentials",
+           "--env", f"AWS_ENDPOINT_URL={s3_server.endpoint_url}"]  # fmt: skip
+    done = subprocess.run(run, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     [record] = json.loads(done.stdout)["Items"]
     assert (record["status"], record["key"], record["bytes"]) == (
@@ -195,7 +190,7 @@ def test_zip_built_by_lambda_package_runs_in_lambda_run(
     event.write_text(
         json.dumps({"url": source.url("/gone"), "dest": f"s3://{bucket}/g"})
     )
-    failed = subprocess.run(run, capture_output=True, text=True, timeout=300, env=env)
+    failed = subprocess.run(run, capture_output=True, text=True, timeout=300)
     assert failed.returncode != 0
     error = json.loads(failed.stdout)
     assert error["errorType"] == "ItemsFailed"

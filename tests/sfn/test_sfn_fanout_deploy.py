@@ -29,15 +29,6 @@ RUNTIME = "python3.11"  # the machine's Python, so lambda-run can run the zip
 MiB = 1024 * 1024
 
 
-@pytest.fixture
-def shared_cache(tmp_path_factory, monkeypatch):
-    """lambda-package's and uv's caches, shared by the session's tests."""
-    shared = tmp_path_factory.getbasetemp().parent / "devkit-cache"
-    monkeypatch.setenv("DEVKIT_CACHE_DIR", str(shared))
-    monkeypatch.setenv("UV_CACHE_DIR", str(shared / "uv"))
-    return shared
-
-
 def deploy(capsys, target, *args):
     capsys.readouterr()
     rc = main(
@@ -129,18 +120,14 @@ def test_the_deployed_stream_zip_streams_under_lambda_run(
                 }
             )
         )
-        creds = tmp_path / "credentials"
-        creds.write_text(  # lambda-run gives the function no role
-            "[default]\naws_access_key_id = t\naws_secret_access_key = t\n"
-        )
+        # The function gets this process's (test) credentials, as Lambda
+        # its role's.
         run = [sys.executable, "-m", "devkit", "lambda-run",
                made["functions"][0]["zip_path"], "handler.handler",
                "--event", str(event), "--timeout", "120", "--memory", "256",
-               "--cache-dir", str(shared_cache / "lambda-run"),
-               "--env", f"AWS_ENDPOINT_URL={endpoint}",
-               "--env", f"AWS_SHARED_CREDENTIALS_FILE={creds}"]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        done = subprocess.run(run, capture_output=True, text=True, timeout=300, env=env)
+               "--cache-dir", str(shared_cache / "lambda-run"), "--aws-credentials",
+               "--env", f"AWS_ENDPOINT_URL={endpoint}"]  # fmt: skip
+        done = subprocess.run(run, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     [record] = json.loads(done.stdout)["Items"]
     assert (record["status"], record["key"]) == ("done", "m/big")

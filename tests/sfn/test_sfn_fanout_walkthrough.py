@@ -14,21 +14,11 @@ import json
 from pathlib import Path
 
 import boto3
-import pytest
 
 from devkit.cli import main
 from testing.http_source import HttpSource, body_bytes
 
 KiB = 1024
-
-
-@pytest.fixture
-def shared_cache(tmp_path_factory, monkeypatch):
-    """lambda-package's and uv's caches, shared by the session's tests."""
-    shared = tmp_path_factory.getbasetemp().parent / "devkit-cache"
-    monkeypatch.setenv("DEVKIT_CACHE_DIR", str(shared))
-    monkeypatch.setenv("UV_CACHE_DIR", str(shared / "uv"))
-    return shared
 
 
 def cli(capsys, *args):

@@ -134,11 +134,6 @@ def index_listing(root: Path, paths: Iterable[str] | None = None) -> IndexListin
     return listing
 
 
-def submodule_paths(root: Path) -> list[str]:
-    """Paths of the gitlinks (submodules) in the index."""
-    return index_listing(root).submodules
-
-
 def read_blobs(root: Path, blobs: list[str], split: bool = True) -> list[bytes]:
     """The content of each blob id, in order, from `git cat-file --batch`.
 

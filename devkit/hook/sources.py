@@ -81,16 +81,6 @@ class IndexSource(Source):
         disk = DiskSource(self.root)
         return [disk.read(e.path) if e.conflicted else next(staged) for e in entries]
 
-    def python_files(self, all_files: bool) -> list[tuple[str, bytes]]:
-        """Staged (or all tracked) Python files with their content from the index."""
-        entries = [e for e in self.candidates(all_files) if may_be_python(e.path)]
-        pairs = zip(entries, self.contents(entries), strict=True)
-        return [
-            (e.path, data)
-            for e, data in pairs
-            if data is not None and is_python(e.path, data[:128])
-        ]
-
     def read(self, path: str) -> bytes | None:
         if path not in self._cache:
             self._cache[path] = git.read_staged(self.root, path)
